@@ -1,0 +1,121 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/lerianstudio/crm-registry/internal/crm"
+)
+
+// This file is the one GraphQL error boundary: every error a client sees passes
+// through ErrorPresenter, every panic through RecoverFunc. Nothing else logs errors.
+
+// ErrorPresenter returns the presenter that turns errors into client-safe GraphQL
+// errors with extensions.code. Domain errors keep their code and message; errors made
+// by gqlgen/gqlparser themselves (parse and validation) are safe to show; anything
+// else is logged and replaced by INTERNAL_SERVER_ERROR with the request id, so SQL,
+// driver text or input values never reach a client.
+func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err) // keeps path and locations
+		var e *crm.Error
+		if errors.As(err, &e) {
+			gqlErr.Message = e.Message
+			gqlErr.Extensions = map[string]any{"code": e.Code}
+			switch {
+			case len(e.Fields) > 0:
+				gqlErr.Extensions["fields"] = e.Fields
+			case e.Code == crm.EINVALID && len(gqlErr.Path) > 1:
+				// A scalar that failed to parse: its message is the reason; name the
+				// input field from the path.
+				field := inputField(gqlErr.Path[1:])
+				gqlErr.Message = "Invalid input: " + field + "."
+				gqlErr.Extensions["fields"] = map[string]string{field: e.Message}
+			}
+			for k, v := range e.Extensions {
+				gqlErr.Extensions[k] = v
+			}
+			return gqlErr
+		}
+		if gqlErr.Err == nil {
+			return presentGraphQLError(gqlErr)
+		}
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			gqlErr.Message, gqlErr.Extensions = "The request was cancelled or took too long.", map[string]any{"code": crm.ETIMEOUT}
+			return gqlErr
+		}
+		reqID := middleware.GetReqID(ctx)
+		logger.ErrorContext(ctx, "graphql: internal error", "request_id", reqID, "path", gqlErr.Path.String(), "err", err)
+		gqlErr.Message = "Internal error."
+		gqlErr.Extensions = map[string]any{"code": crm.EINTERNAL, "requestId": reqID}
+		return gqlErr
+	}
+}
+
+// presentGraphQLError handles errors made by gqlgen and gqlparser. A variable that does
+// not fit its type is the client's bad input (BAD_USER_INPUT naming the field, as
+// Apollo Server does); the value itself is never repeated.
+func presentGraphQLError(gqlErr *gqlerror.Error) *gqlerror.Error {
+	if len(gqlErr.Path) >= 2 && gqlErr.Path[0] == ast.PathName("variable") {
+		field := inputField(gqlErr.Path[1:])
+		reason := gqlErr.Message
+		if i := strings.Index(reason, " is not a valid "); i >= 0 {
+			reason = reason[i+1:] // drop the echoed value
+		}
+		gqlErr.Message = "Invalid input: " + field + "."
+		gqlErr.Extensions = map[string]any{"code": crm.EINVALID, "fields": map[string]string{field: reason}}
+		return gqlErr
+	}
+	if gqlErr.Extensions == nil || gqlErr.Extensions["code"] == nil {
+		errcode.Set(gqlErr, errcode.ValidationFailed)
+	}
+	return gqlErr
+}
+
+// inputField names an input field from a path below the field or variable, relative to
+// the mutation's input object as the domain names fields: ["input","contact","primaryEmail"]
+// becomes "contact.primaryEmail".
+func inputField(p ast.Path) string {
+	if len(p) > 1 && p[0] == ast.PathName("input") {
+		p = p[1:]
+	}
+	var b strings.Builder
+	for i, el := range p {
+		switch v := el.(type) {
+		case ast.PathName:
+			if i > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(string(v))
+		case ast.PathIndex:
+			b.WriteString("[" + itoa(int(v)) + "]")
+		}
+	}
+	return b.String()
+}
+
+func itoa(n int) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// RecoverFunc returns gqlgen's recover func: it logs the panic with its stack and the
+// request id, and answers INTERNAL_SERVER_ERROR through the presenter.
+func RecoverFunc(logger *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		reqID := middleware.GetReqID(ctx)
+		logger.ErrorContext(ctx, "graphql: panic", "request_id", reqID, "panic", p, "stack", string(debug.Stack()))
+		return &crm.Error{Code: crm.EINTERNAL, Message: "Internal error.", Extensions: map[string]any{"requestId": reqID}}
+	}
+}

@@ -1,0 +1,198 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
+	"github.com/graph-gophers/dataloader/v7"
+
+	"github.com/lerianstudio/crm-registry/internal/crm"
+)
+
+// loaderWait is how long a loader gathers keys before running its batch. dataloader's
+// default (16 ms) would put a 16 ms floor under every request that touches a loader;
+// resolvers of one level run concurrently and ask within microseconds of each other.
+const loaderWait = time.Millisecond
+
+// maxBatch bounds the ids of one batch query (= ANY($2)).
+const maxBatch = 1000
+
+// Loaders batch the lookups of related records for one request, so related records
+// cost one statement per level, never one per row. They are built per request: their
+// caches never outlive it.
+//
+// List resolvers go one better: when the query asks for a relation of every node of a
+// page, they fetch it for the whole page at once and prime the loader (prefetch*), so
+// the nodes' resolvers hit the cache and nothing waits for a batch window.
+type Loaders struct {
+	// AliasAccountsByHolder loads each holder's active alias accounts.
+	AliasAccountsByHolder *dataloader.Loader[uuid.UUID, []*crm.AliasAccount]
+	// HolderOfAliasAccount loads holders by id, whether active or soft-deleted: an
+	// active alias account always has an active holder, and a soft-deleted one (read with
+	// includeDeleted) still names the holder it belonged to.
+	HolderOfAliasAccount *dataloader.Loader[uuid.UUID, *crm.Holder]
+}
+
+// NewLoaders returns fresh loaders over the services.
+func NewLoaders(holders crm.HolderService, aliases crm.AliasAccountService) *Loaders {
+	return &Loaders{
+		AliasAccountsByHolder: dataloader.NewBatchedLoader(aliasesByHolderBatch(aliases),
+			dataloader.WithWait[uuid.UUID, []*crm.AliasAccount](loaderWait),
+			dataloader.WithBatchCapacity[uuid.UUID, []*crm.AliasAccount](maxBatch)),
+		HolderOfAliasAccount: dataloader.NewBatchedLoader(holdersBatch(holders),
+			dataloader.WithWait[uuid.UUID, *crm.Holder](loaderWait),
+			dataloader.WithBatchCapacity[uuid.UUID, *crm.Holder](maxBatch)),
+	}
+}
+
+// aliasesByHolderBatch groups one query's accounts by holder; a holder without
+// accounts gets an empty list.
+func aliasesByHolderBatch(aliases crm.AliasAccountService) dataloader.BatchFunc[uuid.UUID, []*crm.AliasAccount] {
+	return func(ctx context.Context, holderIDs []uuid.UUID) []*dataloader.Result[[]*crm.AliasAccount] {
+		byHolder, err := findAliasesByHolder(ctx, aliases, holderIDs)
+		out := make([]*dataloader.Result[[]*crm.AliasAccount], len(holderIDs))
+		for i, id := range holderIDs {
+			if err != nil {
+				out[i] = &dataloader.Result[[]*crm.AliasAccount]{Error: err}
+			} else {
+				out[i] = &dataloader.Result[[]*crm.AliasAccount]{Data: byHolder[id]}
+			}
+		}
+		return out
+	}
+}
+
+// findAliasesByHolder returns the active alias accounts of each holder (an empty list
+// for a holder without any) in one statement.
+func findAliasesByHolder(ctx context.Context, aliases crm.AliasAccountService, holderIDs []uuid.UUID) (map[uuid.UUID][]*crm.AliasAccount, error) {
+	as, err := aliases.FindAliasAccountsByHolderIDs(ctx, holderIDs)
+	if err != nil {
+		return nil, err
+	}
+	byHolder := make(map[uuid.UUID][]*crm.AliasAccount, len(holderIDs))
+	for _, id := range holderIDs {
+		byHolder[id] = []*crm.AliasAccount{}
+	}
+	for _, a := range as {
+		byHolder[a.HolderID] = append(byHolder[a.HolderID], a)
+	}
+	return byHolder, nil
+}
+
+// holdersBatch returns one result per key, in key order.
+func holdersBatch(holders crm.HolderService) dataloader.BatchFunc[uuid.UUID, *crm.Holder] {
+	return func(ctx context.Context, ids []uuid.UUID) []*dataloader.Result[*crm.Holder] {
+		hs, err := holders.FindHoldersOfAliasAccounts(ctx, ids)
+		byID := make(map[uuid.UUID]*crm.Holder, len(hs))
+		for _, h := range hs {
+			byID[h.ID] = h
+		}
+		out := make([]*dataloader.Result[*crm.Holder], len(ids))
+		for i, id := range ids {
+			switch h, ok := byID[id]; {
+			case err != nil:
+				out[i] = &dataloader.Result[*crm.Holder]{Error: err}
+			case !ok:
+				out[i] = &dataloader.Result[*crm.Holder]{Error: crm.Errorf(crm.ENOTFOUND, "Holder not found.")}
+			default:
+				out[i] = &dataloader.Result[*crm.Holder]{Data: h}
+			}
+		}
+		return out
+	}
+}
+
+type loadersKey struct{}
+
+// loadersMiddleware gives every request its own loaders.
+func loadersMiddleware(holders crm.HolderService, aliases crm.AliasAccountService, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := context.WithValue(r.Context(), loadersKey{}, NewLoaders(holders, aliases))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// loadersFrom returns the request's loaders.
+func loadersFrom(ctx context.Context) *Loaders {
+	l, _ := ctx.Value(loadersKey{}).(*Loaders)
+	if l == nil {
+		panic("graph: no loaders in context (NewHandler installs them)")
+	}
+	return l
+}
+
+// prefetchAliasAccounts, when the query selects edges.node.aliasAccounts, loads the
+// alias accounts of a whole page of holders in one statement and primes the loader.
+// Each account gets its parent as Holder, so aliasAccounts { holder } costs nothing more.
+func prefetchAliasAccounts(ctx context.Context, aliases crm.AliasAccountService, holders []*crm.Holder) error {
+	if len(holders) == 0 || !selects(ctx, "edges", "node", "aliasAccounts") {
+		return nil
+	}
+	ids := make([]uuid.UUID, len(holders))
+	for i, h := range holders {
+		ids[i] = h.ID
+	}
+	byHolder, err := findAliasesByHolder(ctx, aliases, ids)
+	if err != nil {
+		return err
+	}
+	l := loadersFrom(ctx).AliasAccountsByHolder
+	for _, h := range holders {
+		for _, a := range byHolder[h.ID] {
+			a.Holder = h
+		}
+		l.Prime(ctx, h.ID, byHolder[h.ID])
+	}
+	return nil
+}
+
+// prefetchHolders, when the query selects edges.node.holder, loads the holders of a
+// whole page of alias accounts in one statement and attaches them.
+func prefetchHolders(ctx context.Context, holders crm.HolderService, accounts []*crm.AliasAccount) error {
+	if len(accounts) == 0 || !selects(ctx, "edges", "node", "holder") {
+		return nil
+	}
+	ids := make([]uuid.UUID, 0, len(accounts))
+	for _, a := range accounts {
+		ids = append(ids, a.HolderID)
+	}
+	hs, err := holders.FindHoldersOfAliasAccounts(ctx, ids)
+	if err != nil {
+		return err
+	}
+	byID := make(map[uuid.UUID]*crm.Holder, len(hs))
+	for _, h := range hs {
+		byID[h.ID] = h
+	}
+	for _, a := range accounts {
+		a.Holder = byID[a.HolderID] // nil if absent: the resolver then reports it
+	}
+	return nil
+}
+
+// selects reports whether the current field's selection reaches the field path, e.g.
+// selects(ctx, "edges", "node", "aliasAccounts"), fragments included.
+func selects(ctx context.Context, path ...string) bool {
+	opCtx := graphql.GetOperationContext(ctx)
+	fields := graphql.CollectFieldsCtx(ctx, nil)
+	for i, name := range path {
+		var next *graphql.CollectedField
+		for j := range fields {
+			if fields[j].Name == name {
+				next = &fields[j]
+				break
+			}
+		}
+		if next == nil {
+			return false
+		}
+		if i == len(path)-1 {
+			return true
+		}
+		fields = graphql.CollectFields(opCtx, next.Selections, nil)
+	}
+	return false
+}

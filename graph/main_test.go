@@ -1,0 +1,113 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/lerianstudio/crm-registry/graph"
+	"github.com/lerianstudio/crm-registry/internal/postgres"
+	"github.com/lerianstudio/crm-registry/internal/postgres/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.RunTests(m)) }
+
+// testServer is the GraphQL endpoint over a fresh database of its own.
+type testServer struct {
+	db      *sqlx.DB
+	stmts   *pgtest.StatementCounter
+	handler http.Handler
+}
+
+func newTestServer(t *testing.T) *testServer {
+	t.Helper()
+	db, stmts := pgtest.MustOpenCountingDB(t)
+	enc := pgtest.Encrypter(t)
+	r := &graph.Resolver{
+		HolderService:       postgres.NewHolderService(db, enc),
+		AliasAccountService: postgres.NewAliasAccountService(db, enc),
+	}
+	h := graph.OrganizationMiddleware(graph.NewHandler(r, graph.HandlerOptions{Introspection: true}))
+	return &testServer{db: db, stmts: stmts, handler: h}
+}
+
+type gqlError struct {
+	Message    string `json:"message"`
+	Path       []any  `json:"path"`
+	Extensions struct {
+		Code      string            `json:"code"`
+		Fields    map[string]string `json:"fields"`
+		RequestID string            `json:"requestId"`
+	} `json:"extensions"`
+}
+
+type gqlResponse struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+}
+
+// post sends one GraphQL request as organization org ("" sends no header) and decodes
+// data into out (when not nil). It returns the GraphQL errors.
+func (s *testServer) post(t *testing.T, org string, query string, vars map[string]any, out any) []gqlError {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequestWithContext(context.Background(), http.MethodPost, "/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if org != "" {
+		req.Header.Set(graph.OrganizationHeader, org)
+	}
+	rec := httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, req)
+	var resp gqlResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatalf("decode response (status %d): %v: %s", rec.Code, err, rec.Body.String())
+	}
+	if out != nil && len(resp.Data) > 0 && string(resp.Data) != "null" {
+		if err := json.Unmarshal(resp.Data, out); err != nil {
+			t.Fatalf("decode data: %v: %s", err, resp.Data)
+		}
+	}
+	return resp.Errors
+}
+
+// mustPost is post that fails the test on any GraphQL error.
+func (s *testServer) mustPost(t *testing.T, org string, query string, vars map[string]any, out any) {
+	t.Helper()
+	if errs := s.post(t, org, query, vars, out); len(errs) > 0 {
+		t.Fatalf("unexpected errors: %+v", errs)
+	}
+}
+
+// count returns the number of rows of a table.
+func (s *testServer) count(t *testing.T, table string) int {
+	t.Helper()
+	var n int
+	if err := s.db.Get(&n, "SELECT count(*) FROM "+table); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// wantCode fails unless errs is exactly one error with the given code.
+func wantCode(t *testing.T, errs []gqlError, code string) gqlError {
+	t.Helper()
+	if len(errs) != 1 {
+		t.Fatalf("want one %s error, got %+v", code, errs)
+	}
+	if errs[0].Extensions.Code != code {
+		t.Fatalf("want code %s, got %s (%s)", code, errs[0].Extensions.Code, errs[0].Message)
+	}
+	return errs[0]
+}
+
+func newOrg() string { return uuid.Must(uuid.NewV7()).String() }

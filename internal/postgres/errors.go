@@ -1,0 +1,35 @@
+package postgres
+
+import (
+	"database/sql"
+	"errors"
+
+	"github.com/lib/pq"
+
+	"github.com/lerianstudio/crm-registry/internal/crm"
+)
+
+// formatError maps driver errors to domain errors by SQLSTATE and constraint name,
+// never by message text. Other errors are returned unchanged (they become
+// INTERNAL_SERVER_ERROR at the GraphQL boundary).
+func formatError(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return crm.Errorf(crm.ENOTFOUND, "Not found.")
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch pqErr.Constraint {
+		case "holders_document_hash_active_key":
+			return crm.Errorf(crm.EDOCUMENTEXISTS, "A holder with this document already exists.")
+		case "alias_accounts_account_id_active_key":
+			return crm.Errorf(crm.EACCOUNTLINKED, "This ledger account already has an alias account.")
+		}
+		switch pqErr.Code {
+		case "22021", "22P05": // character_not_in_repertoire, untranslatable_character: validation should have caught it
+			return crm.Errorf(crm.EINVALID, "Input contains characters that cannot be stored.")
+		case "57014": // query_canceled: statement_timeout or a cancelled request
+			return crm.Errorf(crm.ETIMEOUT, "The operation took too long and was cancelled.")
+		}
+	}
+	return err
+}

@@ -1,0 +1,573 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/lerianstudio/crm-registry/internal/crm"
+	"github.com/lerianstudio/crm-registry/internal/fieldcrypt"
+)
+
+// Ensure the interface is implemented.
+var _ crm.HolderService = (*HolderService)(nil)
+
+// HolderService implements crm.HolderService on PostgreSQL.
+type HolderService struct {
+	db  *sqlx.DB
+	enc fieldcrypt.Encrypter
+}
+
+// NewHolderService returns a HolderService over db that encrypts with enc.
+// It panics if enc is nil: storing personal data unencrypted is never an option.
+func NewHolderService(db *sqlx.DB, enc fieldcrypt.Encrypter) *HolderService {
+	if enc == nil {
+		panic("postgres: NewHolderService needs an Encrypter")
+	}
+	return &HolderService{db: db, enc: enc}
+}
+
+const holderColumns = `id, organization_id, type, external_id, data_enc, document_hash, metadata, version, created_at, updated_at, deleted_at`
+
+// holderRow is a holders row. data_enc holds holderData, encrypted.
+type holderRow struct {
+	ID             uuid.UUID      `db:"id"`
+	OrganizationID uuid.UUID      `db:"organization_id"`
+	Type           string         `db:"type"`
+	ExternalID     sql.NullString `db:"external_id"`
+	DataEnc        []byte         `db:"data_enc"`
+	DocumentHash   []byte         `db:"document_hash"`
+	Metadata       string         `db:"metadata"` // text, not []byte: with binary parameters lib/pq would send bytes as binary jsonb
+	Version        int            `db:"version"`
+	CreatedAt      time.Time      `db:"created_at"`
+	UpdatedAt      time.Time      `db:"updated_at"`
+	DeletedAt      sql.NullTime   `db:"deleted_at"`
+}
+
+// holderData is the encrypted part of a holder: everything that identifies a person.
+type holderData struct {
+	Name          string             `json:"name"`
+	Document      string             `json:"document"`
+	Addresses     *crm.Addresses     `json:"addresses,omitempty"`
+	Contact       *crm.Contact       `json:"contact,omitempty"`
+	NaturalPerson *crm.NaturalPerson `json:"naturalPerson,omitempty"`
+	LegalPerson   *crm.LegalPerson   `json:"legalPerson,omitempty"`
+}
+
+// holderAAD binds a holder ciphertext to its table, organization and record.
+func holderAAD(org, id uuid.UUID) string {
+	return "holders:" + org.String() + ":" + id.String()
+}
+
+// documentIndex is the blind index of a holder document.
+func (s *HolderService) documentIndex(org uuid.UUID, document string) []byte {
+	return s.enc.BlindIndex(org, "holder.document", crm.NormalizeDocument(document))
+}
+
+func (s *HolderService) toRow(h *crm.Holder) (holderRow, error) {
+	plain, err := json.Marshal(holderData{
+		Name: h.Name, Document: h.Document, Addresses: h.Addresses, Contact: h.Contact,
+		NaturalPerson: h.NaturalPerson, LegalPerson: h.LegalPerson,
+	})
+	if err != nil {
+		return holderRow{}, fmt.Errorf("encode holder: %w", err)
+	}
+	enc, err := s.enc.Encrypt(plain, holderAAD(h.OrganizationID, h.ID))
+	if err != nil {
+		return holderRow{}, fmt.Errorf("encrypt holder: %w", err)
+	}
+	meta, err := marshalMetadata(h.Metadata)
+	if err != nil {
+		return holderRow{}, err
+	}
+	r := holderRow{
+		ID: h.ID, OrganizationID: h.OrganizationID, Type: string(h.Type), DataEnc: enc,
+		DocumentHash: s.documentIndex(h.OrganizationID, h.Document), Metadata: meta,
+		Version: h.Version, CreatedAt: h.CreatedAt, UpdatedAt: h.UpdatedAt,
+	}
+	if h.ExternalID != nil {
+		r.ExternalID = sql.NullString{String: *h.ExternalID, Valid: true}
+	}
+	if h.DeletedAt != nil {
+		r.DeletedAt = sql.NullTime{Time: *h.DeletedAt, Valid: true}
+	}
+	return r, nil
+}
+
+func (s *HolderService) toHolder(r *holderRow) (*crm.Holder, error) {
+	plain, err := s.enc.Decrypt(r.DataEnc, holderAAD(r.OrganizationID, r.ID))
+	if err != nil {
+		return nil, fmt.Errorf("decrypt holder %s: %w", r.ID, err)
+	}
+	var d holderData
+	if err := json.Unmarshal(plain, &d); err != nil {
+		return nil, fmt.Errorf("decode holder %s: %w", r.ID, err)
+	}
+	meta, err := unmarshalMetadata(r.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("decode holder %s metadata: %w", r.ID, err)
+	}
+	h := &crm.Holder{
+		ID: r.ID, OrganizationID: r.OrganizationID, Type: crm.HolderType(r.Type),
+		Name: d.Name, Document: d.Document, Addresses: d.Addresses, Contact: d.Contact,
+		NaturalPerson: d.NaturalPerson, LegalPerson: d.LegalPerson, Metadata: meta,
+		Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	if r.ExternalID.Valid {
+		h.ExternalID = &r.ExternalID.String
+	}
+	if r.DeletedAt.Valid {
+		t := r.DeletedAt.Time.UTC()
+		h.DeletedAt = &t
+	}
+	return h, nil
+}
+
+func (s *HolderService) toHolders(rows []holderRow) ([]*crm.Holder, error) {
+	out := make([]*crm.Holder, len(rows))
+	for i := range rows {
+		h, err := s.toHolder(&rows[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+const insertHolderSQL = `INSERT INTO holders (` + holderColumns + `)
+VALUES (:id, :organization_id, :type, :external_id, :data_enc, :document_hash, :metadata, :version, :created_at, :updated_at, :deleted_at)`
+
+// CreateHolder implements crm.HolderService.
+func (s *HolderService) CreateHolder(ctx context.Context, h *crm.Holder) error {
+	org, err := crm.OrganizationFromContext(ctx)
+	if err != nil {
+		return err
+	}
+	if err := h.Validate(); err != nil {
+		return err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("new holder id: %w", err)
+	}
+	now := now()
+	n := *h
+	n.ID, n.OrganizationID, n.Version, n.CreatedAt, n.UpdatedAt, n.DeletedAt = id, org, 1, now, now, nil
+	if n.Metadata == nil {
+		n.Metadata = crm.Metadata{}
+	}
+	row, err := s.toRow(&n)
+	if err != nil {
+		return err
+	}
+	if _, err := sqlx.NamedExecContext(ctx, s.db, insertHolderSQL, row); err != nil {
+		return formatError(err)
+	}
+	*h = n
+	return nil
+}
+
+const findHolderByIDSQL = `SELECT ` + holderColumns + ` FROM holders
+WHERE organization_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL)`
+
+// FindHolderByID implements crm.HolderService.
+func (s *HolderService) FindHolderByID(ctx context.Context, id uuid.UUID, includeDeleted bool) (*crm.Holder, error) {
+	org, err := crm.OrganizationFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return findHolderByID(ctx, s.db, s, org, id, includeDeleted)
+}
+
+func findHolderByID(ctx context.Context, q sqlx.QueryerContext, s *HolderService, org, id uuid.UUID, includeDeleted bool) (*crm.Holder, error) {
+	var r holderRow
+	if err := sqlx.GetContext(ctx, q, &r, findHolderByIDSQL, org, id, includeDeleted); err != nil {
+		if err == sql.ErrNoRows {
+			return nil, crm.Errorf(crm.ENOTFOUND, "Holder not found.")
+		}
+		return nil, formatError(err)
+	}
+	return s.toHolder(&r)
+}
+
+const findHolderByDocumentSQL = `SELECT ` + holderColumns + ` FROM holders
+WHERE organization_id = $1 AND document_hash = $2 AND deleted_at IS NULL`
+
+// FindHolderByDocument implements crm.HolderService.
+func (s *HolderService) FindHolderByDocument(ctx context.Context, document string) (*crm.Holder, error) {
+	org, err := crm.OrganizationFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if crm.NormalizeDocument(document) == "" {
+		return nil, crm.InvalidField("document", "must contain at least one letter or digit")
+	}
+	var r holderRow
+	if err := sqlx.GetContext(ctx, s.db, &r, findHolderByDocumentSQL, org, s.documentIndex(org, document)); err != nil {
+		if err == sql.ErrNoRows {
+			return nil, crm.Errorf(crm.ENOTFOUND, "Holder not found.")
+		}
+		return nil, formatError(err)
+	}
+	return s.toHolder(&r)
+}
+
+const findHoldersByIDsSQL = `SELECT ` + holderColumns + ` FROM holders
+WHERE organization_id = $1 AND id = ANY($2) AND deleted_at IS NULL`
+
+// FindHoldersByIDs implements crm.HolderService.
+func (s *HolderService) FindHoldersByIDs(ctx context.Context, ids []uuid.UUID) ([]*crm.Holder, error) {
+	org, err := crm.OrganizationFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []holderRow
+	if err := sqlx.SelectContext(ctx, s.db, &rows, findHoldersByIDsSQL, org, pq.Array(ids)); err != nil {
+		return nil, formatError(err)
+	}
+	return s.toHolders(rows)
+}
+
+// FindHolders implements crm.HolderService.
+func (s *HolderService) FindHolders(ctx context.Context, f crm.HolderFilter) (*crm.HolderPage, error) {
+	org, err := crm.OrganizationFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Page.Validate(); err != nil {
+		return nil, err
+	}
+	var w where
+	w.add("organization_id = ?", org)
+	if !f.IncludeDeleted {
+		w.add("deleted_at IS NULL")
+	}
+	if f.Type != nil {
+		w.add("type = ?", string(*f.Type))
+	}
+	if f.ExternalID != nil {
+		w.add("external_id = ?", *f.ExternalID)
+	}
+	if f.Document != nil {
+		w.add("document_hash = ?", s.documentIndex(org, *f.Document))
+	}
+	if len(f.Metadata) > 0 {
+		meta, err := marshalMetadata(f.Metadata)
+		if err != nil {
+			return nil, err
+		}
+		w.add("metadata @> ?::jsonb", meta)
+	}
+	if f.CreatedAfter != nil {
+		w.add("created_at >= ?", *f.CreatedAfter)
+	}
+	if f.CreatedBefore != nil {
+		w.add("created_at < ?", *f.CreatedBefore)
+	}
+	var rows []holderRow
+	total, more, err := pageQuery(ctx, s.db, "holders", holderColumns, w, f.Page, &rows)
+	if err != nil {
+		return nil, err
+	}
+	hs, err := s.toHolders(rows)
+	if err != nil {
+		return nil, err
+	}
+	return &crm.HolderPage{Holders: hs, HasNextPage: more, TotalCount: total}, nil
+}
+
+// where builds a conjunction of SQL conditions with positional parameters.
+// Conditions use "?" for each argument; build renumbers them as $1, $2, …
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	for _, a := range args {
+		w.args = append(w.args, a)
+		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1)
+	}
+	w.conds = append(w.conds, cond)
+}
+
+func (w *where) sql() string { return strings.Join(w.conds, " AND ") }
+
+// pageQuery selects one keyset page (ordered by id, which is time-ordered) of table
+// into dest (a *[]row). It fetches one row more than asked to learn whether a next page
+// exists. The filter's total count costs a second statement, run only when asked for.
+// Returns (total or -1, hasNextPage, err).
+func pageQuery[R any](ctx context.Context, db sqlx.QueryerContext, table, columns string, w where, p crm.Page, dest *[]R) (int, bool, error) {
+	filter := w.sql()
+	after, _ := p.AfterID() // validated by the caller
+	dir, cmp := "ASC", ">"
+	if p.Order == crm.CreatedAtDesc {
+		dir, cmp = "DESC", "<"
+	}
+	page := where{conds: append([]string(nil), w.conds...), args: append([]any(nil), w.args...)}
+	if after != uuid.Nil {
+		page.add("id "+cmp+" ?", after)
+	}
+	q := "SELECT " + columns + " FROM " + table + " WHERE " + page.sql() + " ORDER BY id " + dir + " LIMIT " + strconv.Itoa(p.First+1)
+	var rows []R
+	if err := sqlx.SelectContext(ctx, db, &rows, q, page.args...); err != nil {
+		return 0, false, formatError(err)
+	}
+	more := len(rows) > p.First
+	if more {
+		rows = rows[:p.First]
+	}
+	total := -1
+	if p.WithTotal {
+		if err := sqlx.GetContext(ctx, db, &total, "SELECT count(*) FROM "+table+" WHERE "+filter, w.args...); err != nil {
+			return 0, false, formatError(err)
+		}
+	}
+	*dest = rows
+	return total, more, nil
+}
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func marshalMetadata(m crm.Metadata) (string, error) {
+	if m == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("encode metadata: %w", err)
+	}
+	return string(b), nil
+}
+
+func unmarshalMetadata(s string) (crm.Metadata, error) {
+	m := crm.Metadata{}
+	if s == "" {
+		return m, nil
+	}
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+const findHoldersOfAliasAccountsSQL = `SELECT ` + holderColumns + ` FROM holders
+WHERE organization_id = $1 AND id = ANY($2)`
+
+// FindHoldersOfAliasAccounts implements crm.HolderService.
+func (s *HolderService) FindHoldersOfAliasAccounts(ctx context.Context, ids []uuid.UUID) ([]*crm.Holder, error) {
+	org, err := crm.OrganizationFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []holderRow
+	if err := sqlx.SelectContext(ctx, s.db, &rows, findHoldersOfAliasAccountsSQL, org, pq.Array(ids)); err != nil {
+		return nil, formatError(err)
+	}
+	return s.toHolders(rows)
+}
+
+const lockHolderSQL = `SELECT ` + holderColumns + ` FROM holders
+WHERE organization_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL) FOR UPDATE`
+
+// lockHolder reads a holder and locks its row until the transaction ends, so
+// concurrent writers of the same holder run one after the other.
+func (s *HolderService) lockHolder(ctx context.Context, tx *sqlx.Tx, org, id uuid.UUID, includeDeleted bool) (*crm.Holder, error) {
+	var r holderRow
+	if err := sqlx.GetContext(ctx, tx, &r, lockHolderSQL, org, id, includeDeleted); err != nil {
+		if err == sql.ErrNoRows {
+			return nil, crm.Errorf(crm.ENOTFOUND, "Holder not found.")
+		}
+		return nil, formatError(err)
+	}
+	return s.toHolder(&r)
+}
+
+const updateHolderSQL = `UPDATE holders SET external_id = :external_id, data_enc = :data_enc,
+metadata = :metadata, version = :version, updated_at = :updated_at, deleted_at = :deleted_at
+WHERE organization_id = :organization_id AND id = :id`
+
+// writeHolder stores the mutable columns of h (already validated).
+func (s *HolderService) writeHolder(ctx context.Context, tx *sqlx.Tx, h *crm.Holder) error {
+	row, err := s.toRow(h)
+	if err != nil {
+		return err
+	}
+	if _, err := sqlx.NamedExecContext(ctx, tx, updateHolderSQL, row); err != nil {
+		return formatError(err)
+	}
+	return nil
+}
+
+// UpdateHolder implements crm.HolderService.
+func (s *HolderService) UpdateHolder(ctx context.Context, id uuid.UUID, u crm.HolderUpdate) (*crm.Holder, error) {
+	org, err := crm.OrganizationFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	cur, err := s.lockHolder(ctx, tx, org, id, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkVersion(u.ExpectedVersion, cur.Version); err != nil {
+		return nil, err
+	}
+	next := cur.Apply(u)
+	if err := next.Validate(); err != nil {
+		return nil, err
+	}
+	if holdersEqual(cur, next) {
+		return cur, nil // nothing changed: no new version
+	}
+	next.Version, next.UpdatedAt = cur.Version+1, now()
+	if err := s.writeHolder(ctx, tx, next); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, formatError(err)
+	}
+	return next, nil
+}
+
+// holdersEqual compares what an update can change, through the stored form.
+func holdersEqual(a, b *crm.Holder) bool {
+	ja, errA := json.Marshal(holderData{a.Name, a.Document, a.Addresses, a.Contact, a.NaturalPerson, a.LegalPerson})
+	jb, errB := json.Marshal(holderData{b.Name, b.Document, b.Addresses, b.Contact, b.NaturalPerson, b.LegalPerson})
+	ma, _ := marshalMetadata(a.Metadata)
+	mb, _ := marshalMetadata(b.Metadata)
+	return errA == nil && errB == nil && string(ja) == string(jb) && ma == mb &&
+		ptrEqual(a.ExternalID, b.ExternalID)
+}
+
+func ptrEqual[T comparable](a, b *T) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
+// checkVersion refuses an update whose expected version is not the stored one.
+func checkVersion(expected *int, stored int) error {
+	if expected != nil && *expected != stored {
+		return crm.Errorf(crm.EVERSIONCONFLICT, "The record has changed (version %d, expected %d): read it again and retry.", stored, *expected)
+	}
+	return nil
+}
+
+const (
+	countActiveAliasesSQL = `SELECT count(*) FROM alias_accounts
+WHERE organization_id = $1 AND holder_id = $2 AND deleted_at IS NULL`
+	softDeleteAliasesOfHolderSQL = `UPDATE alias_accounts SET deleted_at = $3, updated_at = $3, version = version + 1
+WHERE organization_id = $1 AND holder_id = $2 AND deleted_at IS NULL`
+	hardDeleteAliasesOfHolderSQL = `DELETE FROM alias_accounts WHERE organization_id = $1 AND holder_id = $2`
+	hardDeleteHolderSQL          = `DELETE FROM holders WHERE organization_id = $1 AND id = $2`
+)
+
+// DeleteHolder implements crm.HolderService.
+func (s *HolderService) DeleteHolder(ctx context.Context, id uuid.UUID, hard, cascade bool) (*crm.Holder, error) {
+	org, err := crm.OrganizationFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	// The row lock also makes a concurrent createAliasAccount (which locks the holder
+	// FOR SHARE) wait, so no alias account can slip in between the count and the delete.
+	h, err := s.lockHolder(ctx, tx, org, id, hard)
+	if err != nil {
+		return nil, err
+	}
+	var active int
+	if err := sqlx.GetContext(ctx, tx, &active, countActiveAliasesSQL, org, id); err != nil {
+		return nil, formatError(err)
+	}
+	if active > 0 && !cascade {
+		return nil, &crm.Error{Code: crm.EHASALIASES,
+			Message:    fmt.Sprintf("The holder still has %d active alias account(s): delete them first, or pass cascade: true.", active),
+			Extensions: map[string]any{"activeAliasAccounts": active}}
+	}
+	if hard {
+		// Soft-deleted alias accounts reference the holder too: remove them all first.
+		if _, err := tx.ExecContext(ctx, hardDeleteAliasesOfHolderSQL, org, id); err != nil {
+			return nil, formatError(err)
+		}
+		if err := execOne(ctx, tx, hardDeleteHolderSQL, org, id); err != nil {
+			return nil, err
+		}
+		return nil, formatError(tx.Commit())
+	}
+	t := now()
+	if _, err := tx.ExecContext(ctx, softDeleteAliasesOfHolderSQL, org, id, t); err != nil {
+		return nil, formatError(err)
+	}
+	h.DeletedAt, h.UpdatedAt, h.Version = &t, t, h.Version+1
+	if err := s.writeHolder(ctx, tx, h); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, formatError(err)
+	}
+	return h, nil
+}
+
+// RestoreHolder implements crm.HolderService.
+func (s *HolderService) RestoreHolder(ctx context.Context, id uuid.UUID) (*crm.Holder, error) {
+	org, err := crm.OrganizationFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	h, err := s.lockHolder(ctx, tx, org, id, true)
+	if err != nil {
+		return nil, err
+	}
+	if h.DeletedAt == nil {
+		return h, nil
+	}
+	h.DeletedAt, h.UpdatedAt, h.Version = nil, now(), h.Version+1
+	if err := s.writeHolder(ctx, tx, h); err != nil {
+		return nil, err // EDOCUMENTEXISTS through the partial unique index
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, formatError(err)
+	}
+	return h, nil
+}
+
+// execOne runs a statement that must affect exactly one row; none is ENOTFOUND.
+func execOne(ctx context.Context, tx *sqlx.Tx, query string, args ...any) error {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return formatError(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return crm.Errorf(crm.ENOTFOUND, "Not found.")
+	}
+	return nil
+}
