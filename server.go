@@ -29,6 +29,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/lerianstudio/crm-registry/graph"
+	"github.com/lerianstudio/crm-registry/internal/auth"
 	"github.com/lerianstudio/crm-registry/internal/config"
 	"github.com/lerianstudio/crm-registry/internal/devdb"
 	"github.com/lerianstudio/crm-registry/internal/fieldcrypt"
@@ -114,7 +115,17 @@ func run(ctx context.Context, args runArgs) error {
 		HolderService:       postgres.NewHolderService(db, enc),
 		AliasAccountService: postgres.NewAliasAccountService(db, enc),
 	}
-	gql := graph.NewHandler(resolver, graph.HandlerOptions{Introspection: cfg.EnableIntrospection, Logger: logger})
+	var authz auth.Authorizer = auth.Disabled{}
+	if cfg.AuthEnabled {
+		authz = auth.NewClient(auth.ClientOptions{
+			Address: cfg.AuthAddress, ApplicationName: cfg.ApplicationName, Timeout: cfg.AuthTimeout,
+			AllowTTL: cfg.AuthCacheAllowTTL, DenyTTL: cfg.AuthCacheDenyTTL,
+		})
+		logger.Info("access control enabled", "access_manager", cfg.AuthAddress, "application", cfg.ApplicationName)
+	} else {
+		logger.Warn("access control disabled (PLUGIN_AUTH_ENABLED=false): every caller may do everything")
+	}
+	gql := graph.NewHandler(resolver, graph.HandlerOptions{Introspection: cfg.EnableIntrospection, Logger: logger, Authorizer: authz})
 
 	srv := &http.Server{
 		Handler:           newRouter(cfg, db, gql, logger),

@@ -5,6 +5,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -37,6 +38,7 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
+	Auth func(ctx context.Context, obj any, next graphql.Resolver, resource string, action string) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -1258,6 +1260,13 @@ func newExecutionContext(
 
 var sources = []*ast.Source{
 	{Name: "../schema.graphqls", Input: `"""
+Requires the caller to hold the permission (resource, action) in the Access Manager, when
+access control is enabled (PLUGIN_AUTH_ENABLED=true). Resources: holders, aliases; actions:
+get, post, patch, delete (soft delete, hard delete and restore are delete).
+"""
+directive @auth(resource: String!, action: String!) on FIELD_DEFINITION
+
+"""
 A calendar date without time of day, as YYYY-MM-DD.
 """
 scalar Date
@@ -1327,7 +1336,7 @@ type Holder {
   "When the holder was soft-deleted; null while active."
   deletedAt: Time
   "The holder's active alias accounts, oldest first."
-  aliasAccounts: [AliasAccount!]!
+  aliasAccounts: [AliasAccount!]! @auth(resource: "aliases", action: "get")
 }
 
 """
@@ -1629,7 +1638,7 @@ Reads. Every operation needs the X-Organization-Id header and sees only that org
 """
 type Query {
   "The holder with this id, or null. Soft-deleted holders only with includeDeleted."
-  holder(id: ID!, includeDeleted: Boolean = false): Holder
+  holder(id: ID!, includeDeleted: Boolean = false): Holder @auth(resource: "holders", action: "get")
 
   "Holders matching the filter, a page at a time (first ≤ 100)."
   holders(
@@ -1643,13 +1652,13 @@ type Query {
     orderBy: SortOrder = CREATED_AT_DESC
     "Also list soft-deleted holders."
     includeDeleted: Boolean = false
-  ): HolderConnection!
+  ): HolderConnection! @auth(resource: "holders", action: "get")
 
   "The active holder with this document (compared after normalisation), or null."
-  holderByDocument(document: String!): Holder
+  holderByDocument(document: String!): Holder @auth(resource: "holders", action: "get")
 
   "The alias account with this id, or null. Soft-deleted ones only with includeDeleted."
-  aliasAccount(id: ID!, includeDeleted: Boolean = false): AliasAccount
+  aliasAccount(id: ID!, includeDeleted: Boolean = false): AliasAccount @auth(resource: "aliases", action: "get")
 
   "Alias accounts matching the filter, a page at a time (first ≤ 100)."
   aliasAccounts(
@@ -1663,52 +1672,53 @@ type Query {
     orderBy: SortOrder = CREATED_AT_DESC
     "Also list soft-deleted alias accounts."
     includeDeleted: Boolean = false
-  ): AliasAccountConnection!
+  ): AliasAccountConnection! @auth(resource: "aliases", action: "get")
 
   "The active alias account of a Midaz ledger account, or null: the lookup ledger clients make before letting an account transact."
-  aliasAccountByLedgerAccount("The Midaz account id." accountId: ID!): AliasAccount
+  aliasAccountByLedgerAccount("The Midaz account id." accountId: ID!): AliasAccount @auth(resource: "aliases", action: "get")
 }
 
 """
 Writes. Every operation needs the X-Organization-Id header, takes one input and either
-fully happens or changes nothing.
+fully happens or changes nothing. Payloads are nullable so that, in a request with several
+mutations, one that fails (null, with its error) never hides the results of the others.
 """
 type Mutation {
   "Creates a holder. Fails with DOCUMENT_ALREADY_EXISTS when an active holder has the same document."
-  createHolder(input: CreateHolderInput!): CreateHolderPayload!
+  createHolder(input: CreateHolderInput!): CreateHolderPayload @auth(resource: "holders", action: "post")
 
   "Changes an active holder: omitted fields stay, null clears, nested objects and metadata merge. VERSION_CONFLICT when expectedVersion is stale."
-  updateHolder(input: UpdateHolderInput!): UpdateHolderPayload!
+  updateHolder(input: UpdateHolderInput!): UpdateHolderPayload @auth(resource: "holders", action: "patch")
 
   "Soft-deletes a holder (recoverable with restoreHolder). HOLDER_HAS_ALIAS_ACCOUNTS while it has active alias accounts, unless cascade."
-  softDeleteHolder(input: SoftDeleteHolderInput!): SoftDeleteHolderPayload!
+  softDeleteHolder(input: SoftDeleteHolderInput!): SoftDeleteHolderPayload @auth(resource: "holders", action: "delete")
 
   "Removes a holder for good, active or soft-deleted, with all its alias accounts and related parties. HOLDER_HAS_ALIAS_ACCOUNTS while it has active alias accounts, unless cascade."
-  hardDeleteHolder(input: HardDeleteHolderInput!): HardDeleteHolderPayload!
+  hardDeleteHolder(input: HardDeleteHolderInput!): HardDeleteHolderPayload @auth(resource: "holders", action: "delete")
 
   "Undoes a soft delete. DOCUMENT_ALREADY_EXISTS when an active holder took the document meanwhile. Its alias accounts stay deleted until restored."
-  restoreHolder(input: RestoreHolderInput!): RestoreHolderPayload!
+  restoreHolder(input: RestoreHolderInput!): RestoreHolderPayload @auth(resource: "holders", action: "delete")
 
   "Creates the alias account of a ledger account under an active holder. ACCOUNT_ALREADY_LINKED when the ledger account already has an active one."
-  createAliasAccount(input: CreateAliasAccountInput!): CreateAliasAccountPayload!
+  createAliasAccount(input: CreateAliasAccountInput!): CreateAliasAccountPayload @auth(resource: "aliases", action: "post")
 
   "Changes an active alias account: omitted fields stay, null clears, nested objects and metadata merge. VERSION_CONFLICT when expectedVersion is stale."
-  updateAliasAccount(input: UpdateAliasAccountInput!): UpdateAliasAccountPayload!
+  updateAliasAccount(input: UpdateAliasAccountInput!): UpdateAliasAccountPayload @auth(resource: "aliases", action: "patch")
 
   "Soft-deletes an alias account (recoverable with restoreAliasAccount)."
-  softDeleteAliasAccount(input: SoftDeleteAliasAccountInput!): SoftDeleteAliasAccountPayload!
+  softDeleteAliasAccount(input: SoftDeleteAliasAccountInput!): SoftDeleteAliasAccountPayload @auth(resource: "aliases", action: "delete")
 
   "Removes an alias account for good, active or soft-deleted, with its related parties."
-  hardDeleteAliasAccount(input: HardDeleteAliasAccountInput!): HardDeleteAliasAccountPayload!
+  hardDeleteAliasAccount(input: HardDeleteAliasAccountInput!): HardDeleteAliasAccountPayload @auth(resource: "aliases", action: "delete")
 
   "Undoes a soft delete. ACCOUNT_ALREADY_LINKED when another active alias account took the ledger account meanwhile; NOT_FOUND while its holder is deleted."
-  restoreAliasAccount(input: RestoreAliasAccountInput!): RestoreAliasAccountPayload!
+  restoreAliasAccount(input: RestoreAliasAccountInput!): RestoreAliasAccountPayload @auth(resource: "aliases", action: "delete")
 
   "Links a person to an active alias account in a role."
-  addRelatedParty(input: AddRelatedPartyInput!): AddRelatedPartyPayload!
+  addRelatedParty(input: AddRelatedPartyInput!): AddRelatedPartyPayload @auth(resource: "aliases", action: "patch")
 
   "Unlinks a related party from an active alias account."
-  removeRelatedParty(input: RemoveRelatedPartyInput!): RemoveRelatedPartyPayload!
+  removeRelatedParty(input: RemoveRelatedPartyInput!): RemoveRelatedPartyPayload @auth(resource: "aliases", action: "patch")
 }
 
 """
@@ -1805,7 +1815,7 @@ type AliasAccount {
   "Server-assigned UUIDv7."
   id: ID!
   "The holder behind the account."
-  holder: Holder!
+  holder: Holder! @auth(resource: "holders", action: "get")
   "The Midaz ledger of the account; fixed."
   ledgerId: ID!
   "The Midaz account; fixed. Unique among active alias accounts."
@@ -2625,6 +2635,28 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) dir_auth_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "resource",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["resource"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "action",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["action"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_addRelatedParty_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3400,7 +3432,30 @@ func (ec *executionContext) _AliasAccount_holder(ctx context.Context, field grap
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.AliasAccount().Holder(ctx, obj)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "holders")
+				if err != nil {
+					var zeroVal *crm.Holder
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "get")
+				if err != nil {
+					var zeroVal *crm.Holder
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *crm.Holder
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *crm.Holder) graphql.Marshaler {
 			return ec.marshalNHolder2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐHolder(ctx, selections, v)
 		},
@@ -4575,7 +4630,30 @@ func (ec *executionContext) _Holder_aliasAccounts(ctx context.Context, field gra
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Holder().AliasAccounts(ctx, obj)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "aliases")
+				if err != nil {
+					var zeroVal []*crm.AliasAccount
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "get")
+				if err != nil {
+					var zeroVal []*crm.AliasAccount
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*crm.AliasAccount
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*crm.AliasAccount) graphql.Marshaler {
 			return ec.marshalNAliasAccount2ᚕᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐAliasAccountᚄ(ctx, selections, v)
 		},
@@ -4920,12 +4998,35 @@ func (ec *executionContext) _Mutation_createHolder(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateHolder(ctx, fc.Args["input"].(model.CreateHolderInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "holders")
+				if err != nil {
+					var zeroVal *model.CreateHolderPayload
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "post")
+				if err != nil {
+					var zeroVal *model.CreateHolderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.CreateHolderPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateHolderPayload) graphql.Marshaler {
-			return ec.marshalNCreateHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐCreateHolderPayload(ctx, selections, v)
+			return ec.marshalOCreateHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐCreateHolderPayload(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_createHolder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -4964,12 +5065,35 @@ func (ec *executionContext) _Mutation_updateHolder(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateHolder(ctx, fc.Args["input"].(model.UpdateHolderInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "holders")
+				if err != nil {
+					var zeroVal *model.UpdateHolderPayload
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "patch")
+				if err != nil {
+					var zeroVal *model.UpdateHolderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.UpdateHolderPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdateHolderPayload) graphql.Marshaler {
-			return ec.marshalNUpdateHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐUpdateHolderPayload(ctx, selections, v)
+			return ec.marshalOUpdateHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐUpdateHolderPayload(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_updateHolder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5008,12 +5132,35 @@ func (ec *executionContext) _Mutation_softDeleteHolder(ctx context.Context, fiel
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().SoftDeleteHolder(ctx, fc.Args["input"].(model.SoftDeleteHolderInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "holders")
+				if err != nil {
+					var zeroVal *model.SoftDeleteHolderPayload
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "delete")
+				if err != nil {
+					var zeroVal *model.SoftDeleteHolderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.SoftDeleteHolderPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SoftDeleteHolderPayload) graphql.Marshaler {
-			return ec.marshalNSoftDeleteHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐSoftDeleteHolderPayload(ctx, selections, v)
+			return ec.marshalOSoftDeleteHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐSoftDeleteHolderPayload(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_softDeleteHolder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5052,12 +5199,35 @@ func (ec *executionContext) _Mutation_hardDeleteHolder(ctx context.Context, fiel
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().HardDeleteHolder(ctx, fc.Args["input"].(model.HardDeleteHolderInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "holders")
+				if err != nil {
+					var zeroVal *model.HardDeleteHolderPayload
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "delete")
+				if err != nil {
+					var zeroVal *model.HardDeleteHolderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.HardDeleteHolderPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.HardDeleteHolderPayload) graphql.Marshaler {
-			return ec.marshalNHardDeleteHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHardDeleteHolderPayload(ctx, selections, v)
+			return ec.marshalOHardDeleteHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHardDeleteHolderPayload(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_hardDeleteHolder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5096,12 +5266,35 @@ func (ec *executionContext) _Mutation_restoreHolder(ctx context.Context, field g
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RestoreHolder(ctx, fc.Args["input"].(model.RestoreHolderInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "holders")
+				if err != nil {
+					var zeroVal *model.RestoreHolderPayload
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "delete")
+				if err != nil {
+					var zeroVal *model.RestoreHolderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.RestoreHolderPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreHolderPayload) graphql.Marshaler {
-			return ec.marshalNRestoreHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐRestoreHolderPayload(ctx, selections, v)
+			return ec.marshalORestoreHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐRestoreHolderPayload(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_restoreHolder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5140,12 +5333,35 @@ func (ec *executionContext) _Mutation_createAliasAccount(ctx context.Context, fi
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateAliasAccount(ctx, fc.Args["input"].(model.CreateAliasAccountInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "aliases")
+				if err != nil {
+					var zeroVal *model.CreateAliasAccountPayload
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "post")
+				if err != nil {
+					var zeroVal *model.CreateAliasAccountPayload
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.CreateAliasAccountPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateAliasAccountPayload) graphql.Marshaler {
-			return ec.marshalNCreateAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐCreateAliasAccountPayload(ctx, selections, v)
+			return ec.marshalOCreateAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐCreateAliasAccountPayload(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_createAliasAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5184,12 +5400,35 @@ func (ec *executionContext) _Mutation_updateAliasAccount(ctx context.Context, fi
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateAliasAccount(ctx, fc.Args["input"].(model.UpdateAliasAccountInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "aliases")
+				if err != nil {
+					var zeroVal *model.UpdateAliasAccountPayload
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "patch")
+				if err != nil {
+					var zeroVal *model.UpdateAliasAccountPayload
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.UpdateAliasAccountPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdateAliasAccountPayload) graphql.Marshaler {
-			return ec.marshalNUpdateAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐUpdateAliasAccountPayload(ctx, selections, v)
+			return ec.marshalOUpdateAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐUpdateAliasAccountPayload(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_updateAliasAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5228,12 +5467,35 @@ func (ec *executionContext) _Mutation_softDeleteAliasAccount(ctx context.Context
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().SoftDeleteAliasAccount(ctx, fc.Args["input"].(model.SoftDeleteAliasAccountInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "aliases")
+				if err != nil {
+					var zeroVal *model.SoftDeleteAliasAccountPayload
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "delete")
+				if err != nil {
+					var zeroVal *model.SoftDeleteAliasAccountPayload
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.SoftDeleteAliasAccountPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SoftDeleteAliasAccountPayload) graphql.Marshaler {
-			return ec.marshalNSoftDeleteAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐSoftDeleteAliasAccountPayload(ctx, selections, v)
+			return ec.marshalOSoftDeleteAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐSoftDeleteAliasAccountPayload(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_softDeleteAliasAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5272,12 +5534,35 @@ func (ec *executionContext) _Mutation_hardDeleteAliasAccount(ctx context.Context
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().HardDeleteAliasAccount(ctx, fc.Args["input"].(model.HardDeleteAliasAccountInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "aliases")
+				if err != nil {
+					var zeroVal *model.HardDeleteAliasAccountPayload
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "delete")
+				if err != nil {
+					var zeroVal *model.HardDeleteAliasAccountPayload
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.HardDeleteAliasAccountPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.HardDeleteAliasAccountPayload) graphql.Marshaler {
-			return ec.marshalNHardDeleteAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHardDeleteAliasAccountPayload(ctx, selections, v)
+			return ec.marshalOHardDeleteAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHardDeleteAliasAccountPayload(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_hardDeleteAliasAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5316,12 +5601,35 @@ func (ec *executionContext) _Mutation_restoreAliasAccount(ctx context.Context, f
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RestoreAliasAccount(ctx, fc.Args["input"].(model.RestoreAliasAccountInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "aliases")
+				if err != nil {
+					var zeroVal *model.RestoreAliasAccountPayload
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "delete")
+				if err != nil {
+					var zeroVal *model.RestoreAliasAccountPayload
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.RestoreAliasAccountPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RestoreAliasAccountPayload) graphql.Marshaler {
-			return ec.marshalNRestoreAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐRestoreAliasAccountPayload(ctx, selections, v)
+			return ec.marshalORestoreAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐRestoreAliasAccountPayload(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_restoreAliasAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5360,12 +5668,35 @@ func (ec *executionContext) _Mutation_addRelatedParty(ctx context.Context, field
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().AddRelatedParty(ctx, fc.Args["input"].(model.AddRelatedPartyInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "aliases")
+				if err != nil {
+					var zeroVal *model.AddRelatedPartyPayload
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "patch")
+				if err != nil {
+					var zeroVal *model.AddRelatedPartyPayload
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.AddRelatedPartyPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AddRelatedPartyPayload) graphql.Marshaler {
-			return ec.marshalNAddRelatedPartyPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAddRelatedPartyPayload(ctx, selections, v)
+			return ec.marshalOAddRelatedPartyPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAddRelatedPartyPayload(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_addRelatedParty(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5404,12 +5735,35 @@ func (ec *executionContext) _Mutation_removeRelatedParty(ctx context.Context, fi
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RemoveRelatedParty(ctx, fc.Args["input"].(model.RemoveRelatedPartyInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "aliases")
+				if err != nil {
+					var zeroVal *model.RemoveRelatedPartyPayload
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "patch")
+				if err != nil {
+					var zeroVal *model.RemoveRelatedPartyPayload
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.RemoveRelatedPartyPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveRelatedPartyPayload) graphql.Marshaler {
-			return ec.marshalNRemoveRelatedPartyPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐRemoveRelatedPartyPayload(ctx, selections, v)
+			return ec.marshalORemoveRelatedPartyPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐRemoveRelatedPartyPayload(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Mutation_removeRelatedParty(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -5747,7 +6101,30 @@ func (ec *executionContext) _Query_holder(ctx context.Context, field graphql.Col
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Holder(ctx, fc.Args["id"].(uuid.UUID), fc.Args["includeDeleted"].(*bool))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "holders")
+				if err != nil {
+					var zeroVal *crm.Holder
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "get")
+				if err != nil {
+					var zeroVal *crm.Holder
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *crm.Holder
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *crm.Holder) graphql.Marshaler {
 			return ec.marshalOHolder2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐHolder(ctx, selections, v)
 		},
@@ -5791,7 +6168,30 @@ func (ec *executionContext) _Query_holders(ctx context.Context, field graphql.Co
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Holders(ctx, fc.Args["filter"].(*model.HolderFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["orderBy"].(*crm.SortOrder), fc.Args["includeDeleted"].(*bool))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "holders")
+				if err != nil {
+					var zeroVal *model.HolderConnection
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "get")
+				if err != nil {
+					var zeroVal *model.HolderConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.HolderConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.HolderConnection) graphql.Marshaler {
 			return ec.marshalNHolderConnection2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHolderConnection(ctx, selections, v)
 		},
@@ -5835,7 +6235,30 @@ func (ec *executionContext) _Query_holderByDocument(ctx context.Context, field g
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().HolderByDocument(ctx, fc.Args["document"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "holders")
+				if err != nil {
+					var zeroVal *crm.Holder
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "get")
+				if err != nil {
+					var zeroVal *crm.Holder
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *crm.Holder
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *crm.Holder) graphql.Marshaler {
 			return ec.marshalOHolder2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐHolder(ctx, selections, v)
 		},
@@ -5879,7 +6302,30 @@ func (ec *executionContext) _Query_aliasAccount(ctx context.Context, field graph
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().AliasAccount(ctx, fc.Args["id"].(uuid.UUID), fc.Args["includeDeleted"].(*bool))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "aliases")
+				if err != nil {
+					var zeroVal *crm.AliasAccount
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "get")
+				if err != nil {
+					var zeroVal *crm.AliasAccount
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *crm.AliasAccount
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *crm.AliasAccount) graphql.Marshaler {
 			return ec.marshalOAliasAccount2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐAliasAccount(ctx, selections, v)
 		},
@@ -5923,7 +6369,30 @@ func (ec *executionContext) _Query_aliasAccounts(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().AliasAccounts(ctx, fc.Args["filter"].(*model.AliasAccountFilter), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["orderBy"].(*crm.SortOrder), fc.Args["includeDeleted"].(*bool))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "aliases")
+				if err != nil {
+					var zeroVal *model.AliasAccountConnection
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "get")
+				if err != nil {
+					var zeroVal *model.AliasAccountConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.AliasAccountConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AliasAccountConnection) graphql.Marshaler {
 			return ec.marshalNAliasAccountConnection2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAliasAccountConnection(ctx, selections, v)
 		},
@@ -5967,7 +6436,30 @@ func (ec *executionContext) _Query_aliasAccountByLedgerAccount(ctx context.Conte
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().AliasAccountByLedgerAccount(ctx, fc.Args["accountId"].(uuid.UUID))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "aliases")
+				if err != nil {
+					var zeroVal *crm.AliasAccount
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "get")
+				if err != nil {
+					var zeroVal *crm.AliasAccount
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *crm.AliasAccount
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *crm.AliasAccount) graphql.Marshaler {
 			return ec.marshalOAliasAccount2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐAliasAccount(ctx, selections, v)
 		},
@@ -10042,84 +10534,84 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createHolder(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "updateHolder":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateHolder(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "softDeleteHolder":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_softDeleteHolder(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "hardDeleteHolder":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_hardDeleteHolder(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "restoreHolder":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_restoreHolder(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "createAliasAccount":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createAliasAccount(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "updateAliasAccount":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateAliasAccount(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "softDeleteAliasAccount":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_softDeleteAliasAccount(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "hardDeleteAliasAccount":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_hardDeleteAliasAccount(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "restoreAliasAccount":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_restoreAliasAccount(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "addRelatedParty":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_addRelatedParty(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "removeRelatedParty":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_removeRelatedParty(ctx, field)
 			})
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -11083,14 +11575,6 @@ func (ec *executionContext) unmarshalNAddRelatedPartyInput2githubᚗcomᚋlerian
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNAddRelatedPartyPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAddRelatedPartyPayload(ctx context.Context, sel ast.SelectionSet, v *model.AddRelatedPartyPayload) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "AddRelatedPartyPayload!")
-		return graphql.Null
-	}
-	return ec._AddRelatedPartyPayload(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNAliasAccount2ᚕᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐAliasAccountᚄ(ctx context.Context, sel ast.SelectionSet, v []*crm.AliasAccount) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -11166,25 +11650,9 @@ func (ec *executionContext) unmarshalNCreateAliasAccountInput2githubᚗcomᚋler
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCreateAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐCreateAliasAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateAliasAccountPayload) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "CreateAliasAccountPayload!")
-		return graphql.Null
-	}
-	return ec._CreateAliasAccountPayload(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalNCreateHolderInput2githubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐCreateHolderInput(ctx context.Context, v any) (model.CreateHolderInput, error) {
 	res, err := ec.unmarshalInputCreateHolderInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNCreateHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐCreateHolderPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateHolderPayload) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "CreateHolderPayload!")
-		return graphql.Null
-	}
-	return ec._CreateHolderPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNDate2githubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐDate(ctx context.Context, v any) (crm.Date, error) {
@@ -11206,25 +11674,9 @@ func (ec *executionContext) unmarshalNHardDeleteAliasAccountInput2githubᚗcom�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNHardDeleteAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHardDeleteAliasAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.HardDeleteAliasAccountPayload) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "HardDeleteAliasAccountPayload!")
-		return graphql.Null
-	}
-	return ec._HardDeleteAliasAccountPayload(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalNHardDeleteHolderInput2githubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHardDeleteHolderInput(ctx context.Context, v any) (model.HardDeleteHolderInput, error) {
 	res, err := ec.unmarshalInputHardDeleteHolderInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNHardDeleteHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHardDeleteHolderPayload(ctx context.Context, sel ast.SelectionSet, v *model.HardDeleteHolderPayload) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "HardDeleteHolderPayload!")
-		return graphql.Null
-	}
-	return ec._HardDeleteHolderPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNHolder2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐHolder(ctx context.Context, sel ast.SelectionSet, v *crm.Holder) graphql.Marshaler {
@@ -11385,25 +11837,9 @@ func (ec *executionContext) unmarshalNRemoveRelatedPartyInput2githubᚗcomᚋler
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRemoveRelatedPartyPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐRemoveRelatedPartyPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveRelatedPartyPayload) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "RemoveRelatedPartyPayload!")
-		return graphql.Null
-	}
-	return ec._RemoveRelatedPartyPayload(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalNRestoreAliasAccountInput2githubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐRestoreAliasAccountInput(ctx context.Context, v any) (model.RestoreAliasAccountInput, error) {
 	res, err := ec.unmarshalInputRestoreAliasAccountInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNRestoreAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐRestoreAliasAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.RestoreAliasAccountPayload) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "RestoreAliasAccountPayload!")
-		return graphql.Null
-	}
-	return ec._RestoreAliasAccountPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRestoreHolderInput2githubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐRestoreHolderInput(ctx context.Context, v any) (model.RestoreHolderInput, error) {
@@ -11411,38 +11847,14 @@ func (ec *executionContext) unmarshalNRestoreHolderInput2githubᚗcomᚋlerianst
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRestoreHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐRestoreHolderPayload(ctx context.Context, sel ast.SelectionSet, v *model.RestoreHolderPayload) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "RestoreHolderPayload!")
-		return graphql.Null
-	}
-	return ec._RestoreHolderPayload(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalNSoftDeleteAliasAccountInput2githubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐSoftDeleteAliasAccountInput(ctx context.Context, v any) (model.SoftDeleteAliasAccountInput, error) {
 	res, err := ec.unmarshalInputSoftDeleteAliasAccountInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNSoftDeleteAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐSoftDeleteAliasAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.SoftDeleteAliasAccountPayload) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "SoftDeleteAliasAccountPayload!")
-		return graphql.Null
-	}
-	return ec._SoftDeleteAliasAccountPayload(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalNSoftDeleteHolderInput2githubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐSoftDeleteHolderInput(ctx context.Context, v any) (model.SoftDeleteHolderInput, error) {
 	res, err := ec.unmarshalInputSoftDeleteHolderInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNSoftDeleteHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐSoftDeleteHolderPayload(ctx context.Context, sel ast.SelectionSet, v *model.SoftDeleteHolderPayload) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "SoftDeleteHolderPayload!")
-		return graphql.Null
-	}
-	return ec._SoftDeleteHolderPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -11478,25 +11890,9 @@ func (ec *executionContext) unmarshalNUpdateAliasAccountInput2githubᚗcomᚋler
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNUpdateAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐUpdateAliasAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.UpdateAliasAccountPayload) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "UpdateAliasAccountPayload!")
-		return graphql.Null
-	}
-	return ec._UpdateAliasAccountPayload(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalNUpdateHolderInput2githubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐUpdateHolderInput(ctx context.Context, v any) (model.UpdateHolderInput, error) {
 	res, err := ec.unmarshalInputUpdateHolderInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNUpdateHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐUpdateHolderPayload(ctx context.Context, sel ast.SelectionSet, v *model.UpdateHolderPayload) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "UpdateHolderPayload!")
-		return graphql.Null
-	}
-	return ec._UpdateHolderPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -11641,6 +12037,13 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
+func (ec *executionContext) marshalOAddRelatedPartyPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAddRelatedPartyPayload(ctx context.Context, sel ast.SelectionSet, v *model.AddRelatedPartyPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AddRelatedPartyPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOAddress2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐAddress(ctx context.Context, sel ast.SelectionSet, v *crm.Address) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -11746,6 +12149,20 @@ func (ec *executionContext) unmarshalOContactInput2ᚖgithubᚗcomᚋlerianstudi
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOCreateAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐCreateAliasAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateAliasAccountPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CreateAliasAccountPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOCreateHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐCreateHolderPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateHolderPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CreateHolderPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalODate2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐDate(ctx context.Context, v any) (*crm.Date, error) {
 	if v == nil {
 		return nil, nil
@@ -11762,6 +12179,20 @@ func (ec *executionContext) marshalODate2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑ
 	_ = ctx
 	res := MarshalDate(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOHardDeleteAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHardDeleteAliasAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.HardDeleteAliasAccountPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._HardDeleteAliasAccountPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOHardDeleteHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHardDeleteHolderPayload(ctx context.Context, sel ast.SelectionSet, v *model.HardDeleteHolderPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._HardDeleteHolderPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOHolder2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐHolder(ctx context.Context, sel ast.SelectionSet, v *crm.Holder) graphql.Marshaler {
@@ -11933,6 +12364,13 @@ func (ec *executionContext) marshalORelatedPartyRole2ᚖgithubᚗcomᚋlerianstu
 	return res
 }
 
+func (ec *executionContext) marshalORemoveRelatedPartyPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐRemoveRelatedPartyPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveRelatedPartyPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RemoveRelatedPartyPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalORepresentative2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐRepresentative(ctx context.Context, sel ast.SelectionSet, v *crm.Representative) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -11946,6 +12384,34 @@ func (ec *executionContext) unmarshalORepresentativeInput2ᚖgithubᚗcomᚋleri
 	}
 	res, err := ec.unmarshalInputRepresentativeInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORestoreAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐRestoreAliasAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.RestoreAliasAccountPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RestoreAliasAccountPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORestoreHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐRestoreHolderPayload(ctx context.Context, sel ast.SelectionSet, v *model.RestoreHolderPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RestoreHolderPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSoftDeleteAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐSoftDeleteAliasAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.SoftDeleteAliasAccountPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SoftDeleteAliasAccountPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSoftDeleteHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐSoftDeleteHolderPayload(ctx context.Context, sel ast.SelectionSet, v *model.SoftDeleteHolderPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SoftDeleteHolderPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOSortOrder2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐSortOrder(ctx context.Context, v any) (*crm.SortOrder, error) {
@@ -12001,6 +12467,20 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOUpdateAliasAccountPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐUpdateAliasAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.UpdateAliasAccountPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._UpdateAliasAccountPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOUpdateHolderPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐUpdateHolderPayload(ctx context.Context, sel ast.SelectionSet, v *model.UpdateHolderPayload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._UpdateHolderPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

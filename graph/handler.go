@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/lerianstudio/crm-registry/internal/auth"
 	"github.com/lerianstudio/crm-registry/internal/crm"
 )
 
@@ -20,17 +21,26 @@ type HandlerOptions struct {
 	Introspection bool
 	// Logger receives internal errors and panics (never personal data).
 	Logger *slog.Logger
+	// Authorizer decides @auth fields; nil means access control is off.
+	Authorizer auth.Authorizer
 }
 
 // NewHandler returns the GraphQL endpoint: POST and GET (queries only) transports, a
 // parsed-query cache (parsing and validating costs more than executing a small query),
-// automatic persisted queries, the one error boundary, and per-request dataloaders.
+// automatic persisted queries, the one error boundary, per-request dataloaders, and
+// @auth through the Authorizer (the caller's bearer token is read here).
 func NewHandler(r *Resolver, opts HandlerOptions) http.Handler {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: r}))
+	authz := opts.Authorizer
+	if authz == nil {
+		authz = auth.Disabled{}
+	}
+	cfg := Config{Resolvers: r}
+	cfg.Directives.Auth = authDirective(authz)
+	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
@@ -40,7 +50,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) http.Handler {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(RecoverFunc(logger))
-	return loadersMiddleware(r.HolderService, r.AliasAccountService, srv)
+	return auth.Middleware(loadersMiddleware(r.HolderService, r.AliasAccountService, srv))
 }
 
 // OrganizationHeader names the tenant of a request (the Midaz CRM convention).

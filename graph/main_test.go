@@ -28,13 +28,30 @@ type testServer struct {
 
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
+	return newTestServerWith(t, graph.HandlerOptions{Introspection: true})
+}
+
+// newTestServerFrom returns a server with other handler options over the same database.
+func newTestServerFrom(t *testing.T, s *testServer, opts graph.HandlerOptions) *testServer {
+	t.Helper()
+	enc := pgtest.Encrypter(t)
+	r := &graph.Resolver{
+		HolderService:       postgres.NewHolderService(s.db, enc),
+		AliasAccountService: postgres.NewAliasAccountService(s.db, enc),
+	}
+	return &testServer{db: s.db, stmts: s.stmts, handler: graph.OrganizationMiddleware(graph.NewHandler(r, opts))}
+}
+
+// newTestServerWith is newTestServer with handler options (e.g. an Authorizer).
+func newTestServerWith(t *testing.T, opts graph.HandlerOptions) *testServer {
+	t.Helper()
 	db, stmts := pgtest.MustOpenCountingDB(t)
 	enc := pgtest.Encrypter(t)
 	r := &graph.Resolver{
 		HolderService:       postgres.NewHolderService(db, enc),
 		AliasAccountService: postgres.NewAliasAccountService(db, enc),
 	}
-	h := graph.OrganizationMiddleware(graph.NewHandler(r, graph.HandlerOptions{Introspection: true}))
+	h := graph.OrganizationMiddleware(graph.NewHandler(r, opts))
 	return &testServer{db: db, stmts: stmts, handler: h}
 }
 
@@ -42,9 +59,10 @@ type gqlError struct {
 	Message    string `json:"message"`
 	Path       []any  `json:"path"`
 	Extensions struct {
-		Code      string            `json:"code"`
-		Fields    map[string]string `json:"fields"`
-		RequestID string            `json:"requestId"`
+		Code              string            `json:"code"`
+		Fields            map[string]string `json:"fields"`
+		RequestID         string            `json:"requestId"`
+		AccessManagerCode string            `json:"accessManagerCode"`
 	} `json:"extensions"`
 }
 
@@ -57,6 +75,12 @@ type gqlResponse struct {
 // data into out (when not nil). It returns the GraphQL errors.
 func (s *testServer) post(t *testing.T, org string, query string, vars map[string]any, out any) []gqlError {
 	t.Helper()
+	return s.postAs(t, org, "", query, vars, out)
+}
+
+// postAs is post with "Authorization: Bearer <token>" (none when token is "").
+func (s *testServer) postAs(t *testing.T, org, token string, query string, vars map[string]any, out any) []gqlError {
+	t.Helper()
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +89,9 @@ func (s *testServer) post(t *testing.T, org string, query string, vars map[strin
 	req.Header.Set("Content-Type", "application/json")
 	if org != "" {
 		req.Header.Set(graph.OrganizationHeader, org)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	rec := httptest.NewRecorder()
 	s.handler.ServeHTTP(rec, req)

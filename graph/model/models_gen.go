@@ -263,7 +263,8 @@ type LegalPersonInput struct {
 }
 
 // Writes. Every operation needs the X-Organization-Id header, takes one input and either
-// fully happens or changes nothing.
+// fully happens or changes nothing. Payloads are nullable so that, in a request with several
+// mutations, one that fails (null, with its error) never hides the results of the others.
 type Mutation struct {
 }
 
