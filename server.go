@@ -125,7 +125,11 @@ func run(ctx context.Context, args runArgs) error {
 	} else {
 		logger.Warn("access control disabled (PLUGIN_AUTH_ENABLED=false): every caller may do everything")
 	}
-	gql := graph.NewHandler(resolver, graph.HandlerOptions{Introspection: cfg.EnableIntrospection, Logger: logger, Authorizer: authz})
+	gql := graph.NewHandler(resolver, graph.HandlerOptions{
+		Introspection: cfg.EnableIntrospection, Logger: logger, Authorizer: authz, Production: cfg.Production(),
+		MaxDepth: cfg.QueryDepthLimit, MaxFields: cfg.MaxFields, ComplexityLimit: cfg.ComplexityLimit,
+		TokenLimit: cfg.TokenLimit, BodyLimit: cfg.BodyLimit,
+	})
 
 	srv := &http.Server{
 		Handler:           newRouter(cfg, db, gql, logger),
@@ -208,7 +212,6 @@ func newRouter(cfg config.Config, db *sqlx.DB, gql http.Handler, logger *slog.Lo
 	})
 
 	r.Group(func(r chi.Router) {
-		r.Use(func(next http.Handler) http.Handler { return http.MaxBytesHandler(next, cfg.BodyLimit) })
 		r.Use(middleware.Timeout(cfg.RequestTimeout))
 		r.Use(graph.OrganizationMiddleware)
 		r.Handle("/graphql", gql)

@@ -138,7 +138,11 @@ func TestAuthEnabled(t *testing.T) {
 		// so use a second user who may only read holders.
 		am.Allow(authtest.Rule("lerian/bob", "holders", "get"))
 		bob := authtest.UserToken("lerian", "bob")
-		var out struct{ Holders struct{ Edges []struct{ Node struct{ AliasAccounts []any } } } }
+		var out struct {
+			Holders struct {
+				Edges []struct{ Node struct{ AliasAccounts []any } }
+			}
+		}
 		errs := s.postAs(t, org, bob, `{ holders { edges { node { id aliasAccounts { id } } } } }`, nil, &out)
 		if len(errs) == 0 || errs[0].Extensions.Code != crm.EFORBIDDEN {
 			t.Fatalf("want FORBIDDEN on aliasAccounts, got %+v", errs)
@@ -214,7 +218,9 @@ func TestAuthFailsClosed(t *testing.T) {
 				am.Close()
 			}
 			token := authtest.UserToken(userOwner, userSub)
-			var out struct{ CreateHolder *struct{ Holder struct{ ID string } } }
+			var out struct {
+				CreateHolder *struct{ Holder struct{ ID string } }
+			}
 			errs := s.postAs(t, newOrg(), token, createHolderMutation, map[string]any{"input": naturalPersonInput("Ana", "1")}, &out)
 			wantCode(t, errs, crm.EAUTHUNAVAILABLE)
 			wantCode(t, s.postAs(t, newOrg(), token, `{ holders { totalCount } }`, nil, nil), crm.EAUTHUNAVAILABLE)
@@ -238,7 +244,9 @@ func TestAuthCallBudget(t *testing.T) {
 	token := authtest.UserToken(userOwner, userSub)
 	ledger := uuid.Must(uuid.NewV7()).String()
 	for i := range 100 {
-		var h struct{ CreateHolder struct{ Holder struct{ ID string } } }
+		var h struct {
+			CreateHolder struct{ Holder struct{ ID string } }
+		}
 		if errs := s.postAs(t, org, token, createHolderMutation, map[string]any{"input": map[string]any{"type": "LEGAL_PERSON", "name": fmt.Sprint("Co ", i), "document": fmt.Sprint("CNPJ-", i)}}, &h); len(errs) > 0 {
 			t.Fatal(errs)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
+	"github.com/99designs/gqlgen/plugin/federation/fedruntime"
 	"github.com/google/uuid"
 	"github.com/lerianstudio/crm-registry/graph/model"
 	"github.com/lerianstudio/crm-registry/internal/crm"
@@ -31,7 +32,9 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Account() AccountResolver
 	AliasAccount() AliasAccountResolver
+	Entity() EntityResolver
 	Holder() HolderResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
@@ -42,6 +45,12 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	Account struct {
+		AliasAccount func(childComplexity int) int
+		Holder       func(childComplexity int) int
+		ID           func(childComplexity int) int
+	}
+
 	AddRelatedPartyPayload struct {
 		AliasAccount func(childComplexity int) int
 		RelatedParty func(childComplexity int) int
@@ -113,6 +122,12 @@ type ComplexityRoot struct {
 
 	CreateHolderPayload struct {
 		Holder func(childComplexity int) int
+	}
+
+	Entity struct {
+		FindAccountByID           func(childComplexity int, id uuid.UUID) int
+		FindManyAliasAccountByIDs func(childComplexity int, reps []*model.AliasAccountByIDsInput) int
+		FindManyHolderByIDs       func(childComplexity int, reps []*model.HolderByIDsInput) int
 	}
 
 	HardDeleteAliasAccountPayload struct {
@@ -203,6 +218,8 @@ type ComplexityRoot struct {
 		Holder                      func(childComplexity int, id uuid.UUID, includeDeleted *bool) int
 		HolderByDocument            func(childComplexity int, document string) int
 		Holders                     func(childComplexity int, filter *model.HolderFilter, first *int, after *string, orderBy *crm.SortOrder, includeDeleted *bool) int
+		__resolve__service          func(childComplexity int) int
+		__resolve_entities          func(childComplexity int, representations []map[string]any) int
 	}
 
 	RegulatoryFields struct {
@@ -252,14 +269,27 @@ type ComplexityRoot struct {
 	UpdateHolderPayload struct {
 		Holder func(childComplexity int) int
 	}
+
+	_Service struct {
+		SDL func(childComplexity int) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
 
 // region    ************************** generated!.gotpl **************************
 
+type AccountResolver interface {
+	Holder(ctx context.Context, obj *model.Account) (*crm.Holder, error)
+	AliasAccount(ctx context.Context, obj *model.Account) (*crm.AliasAccount, error)
+}
 type AliasAccountResolver interface {
 	Holder(ctx context.Context, obj *crm.AliasAccount) (*crm.Holder, error)
+}
+type EntityResolver interface {
+	FindAccountByID(ctx context.Context, id uuid.UUID) (*model.Account, error)
+	FindManyAliasAccountByIDs(ctx context.Context, reps []*model.AliasAccountByIDsInput) ([]*crm.AliasAccount, error)
+	FindManyHolderByIDs(ctx context.Context, reps []*model.HolderByIDsInput) ([]*crm.Holder, error)
 }
 type HolderResolver interface {
 	AliasAccounts(ctx context.Context, obj *crm.Holder) ([]*crm.AliasAccount, error)
@@ -304,6 +334,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "Account.aliasAccount":
+		if e.ComplexityRoot.Account.AliasAccount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Account.AliasAccount(childComplexity), true
+	case "Account.holder":
+		if e.ComplexityRoot.Account.Holder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Account.Holder(childComplexity), true
+	case "Account.id":
+		if e.ComplexityRoot.Account.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Account.ID(childComplexity), true
 
 	case "AddRelatedPartyPayload.aliasAccount":
 		if e.ComplexityRoot.AddRelatedPartyPayload.AliasAccount == nil {
@@ -572,6 +621,40 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateHolderPayload.Holder(childComplexity), true
+
+	case "Entity.findAccountByID":
+		if e.ComplexityRoot.Entity.FindAccountByID == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findAccountByID_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindAccountByID(childComplexity, args["id"].(uuid.UUID)), true
+	case "Entity.findManyAliasAccountByIDs":
+		if e.ComplexityRoot.Entity.FindManyAliasAccountByIDs == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findManyAliasAccountByIDs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindManyAliasAccountByIDs(childComplexity, args["reps"].([]*model.AliasAccountByIDsInput)), true
+	case "Entity.findManyHolderByIDs":
+		if e.ComplexityRoot.Entity.FindManyHolderByIDs == nil {
+			break
+		}
+
+		args, err := ec.field_Entity_findManyHolderByIDs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Entity.FindManyHolderByIDs(childComplexity, args["reps"].([]*model.HolderByIDsInput)), true
 
 	case "HardDeleteAliasAccountPayload.id":
 		if e.ComplexityRoot.HardDeleteAliasAccountPayload.ID == nil {
@@ -1033,6 +1116,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Holders(childComplexity, args["filter"].(*model.HolderFilter), args["first"].(*int), args["after"].(*string), args["orderBy"].(*crm.SortOrder), args["includeDeleted"].(*bool)), true
 
+	case "Query._service":
+		if e.ComplexityRoot.Query.__resolve__service == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.__resolve__service(childComplexity), true
+	case "Query._entities":
+		if e.ComplexityRoot.Query.__resolve_entities == nil {
+			break
+		}
+
+		args, err := ec.field_Query__entities_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.__resolve_entities(childComplexity, args["representations"].([]map[string]any)), true
+
 	case "RegulatoryFields.participantDocument":
 		if e.ComplexityRoot.RegulatoryFields.ParticipantDocument == nil {
 			break
@@ -1151,6 +1252,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UpdateHolderPayload.Holder(childComplexity), true
 
+	case "_Service.sdl":
+		if e.ComplexityRoot._Service.SDL == nil {
+			break
+		}
+
+		return e.ComplexityRoot._Service.SDL(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -1163,6 +1271,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AddRelatedPartyInput", ec.unmarshalInputAddRelatedPartyInput),
 			graphql.NewInputUnmarshaler("AddressInput", ec.unmarshalInputAddressInput),
 			graphql.NewInputUnmarshaler("AddressesInput", ec.unmarshalInputAddressesInput),
+			graphql.NewInputUnmarshaler("AliasAccountByIDsInput", ec.unmarshalInputAliasAccountByIDsInput),
 			graphql.NewInputUnmarshaler("AliasAccountFilter", ec.unmarshalInputAliasAccountFilter),
 			graphql.NewInputUnmarshaler("BankingDetailsInput", ec.unmarshalInputBankingDetailsInput),
 			graphql.NewInputUnmarshaler("ContactInput", ec.unmarshalInputContactInput),
@@ -1170,6 +1279,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateHolderInput", ec.unmarshalInputCreateHolderInput),
 			graphql.NewInputUnmarshaler("HardDeleteAliasAccountInput", ec.unmarshalInputHardDeleteAliasAccountInput),
 			graphql.NewInputUnmarshaler("HardDeleteHolderInput", ec.unmarshalInputHardDeleteHolderInput),
+			graphql.NewInputUnmarshaler("HolderByIDsInput", ec.unmarshalInputHolderByIDsInput),
 			graphql.NewInputUnmarshaler("HolderFilter", ec.unmarshalInputHolderFilter),
 			graphql.NewInputUnmarshaler("LegalPersonInput", ec.unmarshalInputLegalPersonInput),
 			graphql.NewInputUnmarshaler("NaturalPersonInput", ec.unmarshalInputNaturalPersonInput),
@@ -1259,7 +1369,15 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
-	{Name: "../schema.graphqls", Input: `"""
+	{Name: "../schema.graphqls", Input: `extend schema
+  @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])
+
+"""
+Entity resolution in batches: one call (and one SQL statement) for all representations of a type.
+"""
+directive @entityResolver(multi: Boolean) on OBJECT
+
+"""
 Requires the caller to hold the permission (resource, action) in the Access Manager, when
 access control is enabled (PLUGIN_AUTH_ENABLED=true). Resources: holders, aliases; actions:
 get, post, patch, delete (soft delete, hard delete and restore are delete).
@@ -1306,7 +1424,7 @@ enum SortOrder {
 A person or company behind ledger accounts (in Midaz terms, the Entity). Every value that
 identifies the person is encrypted at rest.
 """
-type Holder {
+type Holder @key(fields: "id") @entityResolver(multi: true) {
   "Server-assigned UUIDv7."
   id: ID!
   "Person or company; fixed at creation."
@@ -1811,7 +1929,7 @@ type RestoreHolderPayload {
 The business context of one Midaz ledger account. The bank account number, IBAN,
 participant document and related parties are encrypted at rest.
 """
-type AliasAccount {
+type AliasAccount @key(fields: "id") @entityResolver(multi: true) {
   "Server-assigned UUIDv7."
   id: ID!
   "The holder behind the account."
@@ -2137,13 +2255,118 @@ type RemoveRelatedPartyPayload {
   "The alias account after the change."
   aliasAccount: AliasAccount!
 }
+
+"""
+A Midaz ledger account. The ledger subgraph owns it; this registry adds who is behind it.
+Both are looked up in the organization of the request's X-Organization-Id header.
+"""
+type Account @key(fields: "id") {
+  "The Midaz account id."
+  id: ID!
+  "The holder behind the account (through its active alias account), or null."
+  holder: Holder @auth(resource: "holders", action: "get")
+  "The active alias account of the account, or null."
+  aliasAccount: AliasAccount @auth(resource: "aliases", action: "get")
+}
 `, BuiltIn: false},
+	{Name: "../federation/directives.graphql", Input: `
+	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+	directive @composeDirective(name: String!) repeatable on SCHEMA
+	directive @extends on OBJECT | INTERFACE
+	directive @external on OBJECT | FIELD_DEFINITION
+	directive @key(fields: FieldSet!, resolvable: Boolean = true) repeatable on OBJECT | INTERFACE
+	directive @inaccessible on
+	  | ARGUMENT_DEFINITION
+	  | ENUM
+	  | ENUM_VALUE
+	  | FIELD_DEFINITION
+	  | INPUT_FIELD_DEFINITION
+	  | INPUT_OBJECT
+	  | INTERFACE
+	  | OBJECT
+	  | SCALAR
+	  | UNION
+	directive @interfaceObject on OBJECT
+	directive @link(import: [String!], url: String!) repeatable on SCHEMA
+	directive @override(from: String!, label: String) on FIELD_DEFINITION
+	directive @policy(policies: [[federation__Policy!]!]!) on
+	  | FIELD_DEFINITION
+	  | OBJECT
+	  | INTERFACE
+	  | SCALAR
+	  | ENUM
+	directive @provides(fields: FieldSet!) on FIELD_DEFINITION
+	directive @requires(fields: FieldSet!) on FIELD_DEFINITION
+	directive @requiresScopes(scopes: [[federation__Scope!]!]!) on
+	  | FIELD_DEFINITION
+	  | OBJECT
+	  | INTERFACE
+	  | SCALAR
+	  | ENUM
+	directive @shareable repeatable on FIELD_DEFINITION | OBJECT
+	directive @computedRequires on FIELD_DEFINITION
+	directive @tag(name: String!) repeatable on
+	  | ARGUMENT_DEFINITION
+	  | ENUM
+	  | ENUM_VALUE
+	  | FIELD_DEFINITION
+	  | INPUT_FIELD_DEFINITION
+	  | INPUT_OBJECT
+	  | INTERFACE
+	  | OBJECT
+	  | SCALAR
+	  | UNION
+	scalar _Any
+	scalar FieldSet
+	scalar federation__Policy
+	scalar federation__Scope
+`, BuiltIn: true},
+	{Name: "../federation/entity.graphql", Input: `
+# a union of all types that use the @key directive
+union _Entity = Account | AliasAccount | Holder
+
+input AliasAccountByIDsInput {
+	ID: ID!
+}
+
+input HolderByIDsInput {
+	ID: ID!
+}
+
+# fake type to build resolver interfaces for users to implement
+type Entity {
+	findAccountByID(id: ID!,): Account!
+	findManyAliasAccountByIDs(reps: [AliasAccountByIDsInput]!): [AliasAccount]
+	findManyHolderByIDs(reps: [HolderByIDsInput]!): [Holder]
+}
+
+type _Service {
+  sdl: String
+}
+
+extend type Query {
+  _entities(representations: [_Any!]!): [_Entity]!
+  _service: _Service!
+}
+`, BuiltIn: true},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_Account(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Account_id(ctx, field)
+	case "holder":
+		return ec.fieldContext_Account_holder(ctx, field)
+	case "aliasAccount":
+		return ec.fieldContext_Account_aliasAccount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Account", field.Name)
+}
 
 func (ec *executionContext) childFields_AddRelatedPartyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -2519,6 +2742,14 @@ func (ec *executionContext) childFields_UpdateHolderPayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type UpdateHolderPayload", field.Name)
 }
 
+func (ec *executionContext) childFields__Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sdl":
+		return ec.fieldContext__Service_sdl(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type _Service", field.Name)
+}
+
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -2654,6 +2885,48 @@ func (ec *executionContext) dir_auth_args(ctx context.Context, rawArgs map[strin
 		return nil, err
 	}
 	args["action"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Entity_findAccountByID_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Entity_findManyAliasAccountByIDs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reps",
+		func(ctx context.Context, v any) ([]*model.AliasAccountByIDsInput, error) {
+			return ec.unmarshalNAliasAccountByIDsInput2ᚕᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAliasAccountByIDsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reps"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Entity_findManyHolderByIDs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reps",
+		func(ctx context.Context, v any) ([]*model.HolderByIDsInput, error) {
+			return ec.unmarshalNHolderByIDsInput2ᚕᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHolderByIDsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reps"] = arg0
 	return args, nil
 }
 
@@ -2836,6 +3109,20 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query__entities_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "representations",
+		func(ctx context.Context, v any) ([]map[string]any, error) {
+			return ec.unmarshalN_Any2ᚕmapᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["representations"] = arg0
 	return args, nil
 }
 
@@ -3076,6 +3363,139 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _Account_id(ctx context.Context, field graphql.CollectedField, obj *model.Account) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Account_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Account_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Account", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Account_holder(ctx context.Context, field graphql.CollectedField, obj *model.Account) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Account_holder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Account().Holder(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "holders")
+				if err != nil {
+					var zeroVal *crm.Holder
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "get")
+				if err != nil {
+					var zeroVal *crm.Holder
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *crm.Holder
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *crm.Holder) graphql.Marshaler {
+			return ec.marshalOHolder2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐHolder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Account_holder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Account",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Holder(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Account_aliasAccount(ctx context.Context, field graphql.CollectedField, obj *model.Account) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Account_aliasAccount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Account().AliasAccount(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				resource, err := ec.unmarshalNString2string(ctx, "aliases")
+				if err != nil {
+					var zeroVal *crm.AliasAccount
+					return zeroVal, err
+				}
+				action, err := ec.unmarshalNString2string(ctx, "get")
+				if err != nil {
+					var zeroVal *crm.AliasAccount
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *crm.AliasAccount
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, resource, action)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *crm.AliasAccount) graphql.Marshaler {
+			return ec.marshalOAliasAccount2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐAliasAccount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Account_aliasAccount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Account",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AliasAccount(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _AddRelatedPartyPayload_aliasAccount(ctx context.Context, field graphql.CollectedField, obj *model.AddRelatedPartyPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -4211,6 +4631,138 @@ func (ec *executionContext) fieldContext_CreateHolderPayload_holder(_ context.Co
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Holder(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Entity_findAccountByID(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Entity_findAccountByID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Entity().FindAccountByID(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Account) graphql.Marshaler {
+			return ec.marshalNAccount2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAccount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Entity_findAccountByID(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Entity",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Account(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Entity_findAccountByID_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Entity_findManyAliasAccountByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Entity_findManyAliasAccountByIDs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Entity().FindManyAliasAccountByIDs(ctx, fc.Args["reps"].([]*model.AliasAccountByIDsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*crm.AliasAccount) graphql.Marshaler {
+			return ec.marshalOAliasAccount2ᚕᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐAliasAccount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Entity_findManyAliasAccountByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Entity",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AliasAccount(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Entity_findManyAliasAccountByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Entity_findManyHolderByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Entity_findManyHolderByIDs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Entity().FindManyHolderByIDs(ctx, fc.Args["reps"].([]*model.HolderByIDsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*crm.Holder) graphql.Marshaler {
+			return ec.marshalOHolder2ᚕᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐHolder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Entity_findManyHolderByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Entity",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Holder(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Entity_findManyHolderByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -6491,6 +7043,82 @@ func (ec *executionContext) fieldContext_Query_aliasAccountByLedgerAccount(ctx c
 	return fc, nil
 }
 
+func (ec *executionContext) _Query__entities(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query__entities(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.__resolve_entities(ctx, fc.Args["representations"].([]map[string]any)), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []fedruntime.Entity) graphql.Marshaler {
+			return ec.marshalN_Entity2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query__entities(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type _Entity does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query__entities_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query__service(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query__service(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.__resolve__service(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v fedruntime.Service) graphql.Marshaler {
+			return ec.marshalN_Service2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐService(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query__service(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields__Service(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7042,6 +7670,29 @@ func (ec *executionContext) fieldContext_UpdateHolderPayload_holder(_ context.Co
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) __Service_sdl(ctx context.Context, field graphql.CollectedField, obj *fedruntime.Service) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext__Service_sdl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SDL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext__Service_sdl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("_Service", field, false, false, "String")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -8313,6 +8964,48 @@ func UnmarshalAddressesInput(ctx context.Context, raw any) (model.AddressesInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputAliasAccountByIDsInput(ctx context.Context, obj any) (model.AliasAccountByIDsInput, error) {
+	var it model.AliasAccountByIDsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAliasAccountByIDsInput unmarshals raw into the AliasAccountByIDsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAliasAccountByIDsInput(ctx context.Context, raw any) (model.AliasAccountByIDsInput, error) {
+	var out model.AliasAccountByIDsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AliasAccountByIDsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAliasAccountFilter(ctx context.Context, obj any) (model.AliasAccountFilter, error) {
 	var it model.AliasAccountFilter
 	if obj == nil {
@@ -8853,6 +9546,48 @@ func (ec *executionContext) unmarshalInputHardDeleteHolderInput(ctx context.Cont
 func UnmarshalHardDeleteHolderInput(ctx context.Context, raw any) (model.HardDeleteHolderInput, error) {
 	var out model.HardDeleteHolderInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "HardDeleteHolderInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputHolderByIDsInput(ctx context.Context, obj any) (model.HolderByIDsInput, error) {
+	var it model.HolderByIDsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalHolderByIDsInput unmarshals raw into the HolderByIDsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalHolderByIDsInput(ctx context.Context, raw any) (model.HolderByIDsInput, error) {
+	var out model.HolderByIDsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "HolderByIDsInput", raw, &out)
 	return out, err
 }
 
@@ -9697,9 +10432,88 @@ func UnmarshalUpdateHolderInput(ctx context.Context, raw any) (model.UpdateHolde
 
 // region    ************************** interface.gotpl ***************************
 
+func (ec *executionContext) __Entity(ctx context.Context, sel ast.SelectionSet, obj fedruntime.Entity) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case crm.Holder:
+		return ec._Holder(ctx, sel, &obj)
+	case *crm.Holder:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Holder(ctx, sel, obj)
+	case crm.AliasAccount:
+		return ec._AliasAccount(ctx, sel, &obj)
+	case *crm.AliasAccount:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._AliasAccount(ctx, sel, obj)
+	case model.Account:
+		return ec._Account(ctx, sel, &obj)
+	case *model.Account:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Account(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of _Entity must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var accountImplementors = []string{"Account", "_Entity"}
+
+func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, obj *model.Account) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, accountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Account")
+		case "id":
+			out.Values[i] = ec._Account_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "holder":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Account_holder(ctx, field, obj)
+				})
+		case "aliasAccount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Account_aliasAccount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var addRelatedPartyPayloadImplementors = []string{"AddRelatedPartyPayload"}
 
@@ -9845,7 +10659,7 @@ func (ec *executionContext) _Addresses(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
-var aliasAccountImplementors = []string{"AliasAccount"}
+var aliasAccountImplementors = []string{"AliasAccount", "_Entity"}
 
 func (ec *executionContext) _AliasAccount(ctx context.Context, sel ast.SelectionSet, obj *crm.AliasAccount) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, aliasAccountImplementors)
@@ -10197,6 +11011,60 @@ func (ec *executionContext) _CreateHolderPayload(ctx context.Context, sel ast.Se
 	return out
 }
 
+var entityImplementors = []string{"Entity"}
+
+func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, entityImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Entity",
+	})
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
+			Object: field.Name,
+			Field:  field,
+		})
+
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Entity")
+		case "findAccountByID":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Entity_findAccountByID(ctx, field)
+				})
+		case "findManyAliasAccountByIDs":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Entity_findManyAliasAccountByIDs(ctx, field)
+				})
+		case "findManyHolderByIDs":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Entity_findManyHolderByIDs(ctx, field)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var hardDeleteAliasAccountPayloadImplementors = []string{"HardDeleteAliasAccountPayload"}
 
 func (ec *executionContext) _HardDeleteAliasAccountPayload(ctx context.Context, sel ast.SelectionSet, obj *model.HardDeleteAliasAccountPayload) graphql.Marshaler {
@@ -10263,7 +11131,7 @@ func (ec *executionContext) _HardDeleteHolderPayload(ctx context.Context, sel as
 	return out
 }
 
-var holderImplementors = []string{"Holder"}
+var holderImplementors = []string{"Holder", "_Entity"}
 
 func (ec *executionContext) _Holder(ctx context.Context, sel ast.SelectionSet, obj *crm.Holder) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, holderImplementors)
@@ -10807,6 +11675,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_aliasAccountByLedgerAccount(ctx, field)
 				})
+		case "_entities":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query__entities(ctx, field)
+				})
+		case "_service":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query__service(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -11208,6 +12088,39 @@ func (ec *executionContext) _UpdateHolderPayload(ctx context.Context, sel ast.Se
 	return out
 }
 
+var _ServiceImplementors = []string{"_Service"}
+
+func (ec *executionContext) __Service(ctx context.Context, sel ast.SelectionSet, obj *fedruntime.Service) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, _ServiceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("_Service")
+		case "sdl":
+			out.Values[i] = ec.__Service_sdl(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
@@ -11570,6 +12483,14 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAccount2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAccount(ctx context.Context, sel ast.SelectionSet, v *model.Account) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Account!")
+		return graphql.Null
+	}
+	return ec._Account(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNAddRelatedPartyInput2githubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAddRelatedPartyInput(ctx context.Context, v any) (model.AddRelatedPartyInput, error) {
 	res, err := ec.unmarshalInputAddRelatedPartyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11597,6 +12518,20 @@ func (ec *executionContext) marshalNAliasAccount2ᚖgithubᚗcomᚋlerianstudio�
 		return graphql.Null
 	}
 	return ec._AliasAccount(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAliasAccountByIDsInput2ᚕᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAliasAccountByIDsInput(ctx context.Context, v any) ([]*model.AliasAccountByIDsInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.AliasAccountByIDsInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalOAliasAccountByIDsInput2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAliasAccountByIDsInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalNAliasAccountConnection2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAliasAccountConnection(ctx context.Context, sel ast.SelectionSet, v *model.AliasAccountConnection) graphql.Marshaler {
@@ -11669,6 +12604,20 @@ func (ec *executionContext) marshalNDate2githubᚗcomᚋlerianstudioᚋcrmᚑreg
 	return res
 }
 
+func (ec *executionContext) unmarshalNFieldSet2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFieldSet2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "FieldSet!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNHardDeleteAliasAccountInput2githubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHardDeleteAliasAccountInput(ctx context.Context, v any) (model.HardDeleteAliasAccountInput, error) {
 	res, err := ec.unmarshalInputHardDeleteAliasAccountInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11685,6 +12634,20 @@ func (ec *executionContext) marshalNHolder2ᚖgithubᚗcomᚋlerianstudioᚋcrm�
 		return graphql.Null
 	}
 	return ec._Holder(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNHolderByIDsInput2ᚕᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHolderByIDsInput(ctx context.Context, v any) ([]*model.HolderByIDsInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.HolderByIDsInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalOHolderByIDsInput2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHolderByIDsInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalNHolderConnection2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHolderConnection(ctx context.Context, sel ast.SelectionSet, v *model.HolderConnection) graphql.Marshaler {
@@ -11895,6 +12858,67 @@ func (ec *executionContext) unmarshalNUpdateHolderInput2githubᚗcomᚋlerianstu
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalN_Any2map(ctx context.Context, v any) (map[string]any, error) {
+	res, err := graphql.UnmarshalMap(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalN_Any2map(ctx context.Context, sel ast.SelectionSet, v map[string]any) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "_Any!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalMap(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "_Any!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalN_Any2ᚕmapᚄ(ctx context.Context, v any) ([]map[string]any, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]map[string]any, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalN_Any2map(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalN_Any2ᚕmapᚄ(ctx context.Context, sel ast.SelectionSet, v []map[string]any) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalN_Any2map(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalN_Entity2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity(ctx context.Context, sel ast.SelectionSet, v []fedruntime.Entity) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalO_Entity2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalN_Service2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐService(ctx context.Context, sel ast.SelectionSet, v fedruntime.Service) graphql.Marshaler {
+	return ec.__Service(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
 	return ec.___Directive(ctx, sel, &v)
 }
@@ -12037,6 +13061,150 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
+func (ec *executionContext) unmarshalNfederation__Policy2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNfederation__Policy2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "federation__Policy!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNfederation__Policy2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNfederation__Policy2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNfederation__Policy2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNfederation__Policy2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNfederation__Policy2ᚕᚕstringᚄ(ctx context.Context, v any) ([][]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([][]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNfederation__Policy2ᚕstringᚄ(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNfederation__Policy2ᚕᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v [][]string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNfederation__Policy2ᚕstringᚄ(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNfederation__Scope2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNfederation__Scope2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "federation__Scope!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNfederation__Scope2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNfederation__Scope2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNfederation__Scope2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNfederation__Scope2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNfederation__Scope2ᚕᚕstringᚄ(ctx context.Context, v any) ([][]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([][]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNfederation__Scope2ᚕstringᚄ(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNfederation__Scope2ᚕᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v [][]string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNfederation__Scope2ᚕstringᚄ(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalOAddRelatedPartyPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAddRelatedPartyPayload(ctx context.Context, sel ast.SelectionSet, v *model.AddRelatedPartyPayload) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -12074,11 +13242,32 @@ func (ec *executionContext) unmarshalOAddressesInput2ᚖgithubᚗcomᚋlerianstu
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOAliasAccount2ᚕᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐAliasAccount(ctx context.Context, sel ast.SelectionSet, v []*crm.AliasAccount) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOAliasAccount2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐAliasAccount(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
 func (ec *executionContext) marshalOAliasAccount2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐAliasAccount(ctx context.Context, sel ast.SelectionSet, v *crm.AliasAccount) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._AliasAccount(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOAliasAccountByIDsInput2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAliasAccountByIDsInput(ctx context.Context, v any) (*model.AliasAccountByIDsInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAliasAccountByIDsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOAliasAccountFilter2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAliasAccountFilter(ctx context.Context, v any) (*model.AliasAccountFilter, error) {
@@ -12195,11 +13384,32 @@ func (ec *executionContext) marshalOHardDeleteHolderPayload2ᚖgithubᚗcomᚋle
 	return ec._HardDeleteHolderPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOHolder2ᚕᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐHolder(ctx context.Context, sel ast.SelectionSet, v []*crm.Holder) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOHolder2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐHolder(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
 func (ec *executionContext) marshalOHolder2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋinternalᚋcrmᚐHolder(ctx context.Context, sel ast.SelectionSet, v *crm.Holder) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Holder(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOHolderByIDsInput2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHolderByIDsInput(ctx context.Context, v any) (*model.HolderByIDsInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputHolderByIDsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOHolderFilter2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐHolderFilter(ctx context.Context, v any) (*model.HolderFilter, error) {
@@ -12433,6 +13643,53 @@ func (ec *executionContext) marshalOSortOrder2ᚖgithubᚗcomᚋlerianstudioᚋc
 	return res
 }
 
+func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -12481,6 +13738,13 @@ func (ec *executionContext) marshalOUpdateHolderPayload2ᚖgithubᚗcomᚋlerian
 		return graphql.Null
 	}
 	return ec._UpdateHolderPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalO_Entity2githubᚗcomᚋ99designsᚋgqlgenᚋpluginᚋfederationᚋfedruntimeᚐEntity(ctx context.Context, sel ast.SelectionSet, v fedruntime.Entity) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec.__Entity(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

@@ -8,7 +8,9 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+
 	"github.com/google/uuid"
+	"github.com/lerianstudio/crm-registry/graph/model"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/lerianstudio/crm-registry/internal/auth"
@@ -23,6 +25,36 @@ type HandlerOptions struct {
 	Logger *slog.Logger
 	// Authorizer decides @auth fields; nil means access control is off.
 	Authorizer auth.Authorizer
+	// Production hides "did you mean" suggestions in validation errors.
+	Production bool
+	// Limits (OWASP GraphQL cheat sheet); zero values take the defaults below.
+	MaxDepth        int   // levels of nesting, default 12
+	MaxFields       int   // field selections incl. aliases, default 500
+	ComplexityLimit int   // cost with list sizes weighed in, default 100000
+	TokenLimit      int   // parser tokens, default 15000
+	BodyLimit       int64 // request body bytes, default 1 MiB
+}
+
+// Cost model of the complexity limit: a connection costs first × its children; an
+// alias account list, unbounded in the schema, is costed as if it held this many.
+const aliasListWeight = 20
+
+func (o *HandlerOptions) defaults() {
+	if o.MaxDepth == 0 {
+		o.MaxDepth = 12
+	}
+	if o.MaxFields == 0 {
+		o.MaxFields = 500
+	}
+	if o.ComplexityLimit == 0 {
+		o.ComplexityLimit = 100000
+	}
+	if o.TokenLimit == 0 {
+		o.TokenLimit = 15000
+	}
+	if o.BodyLimit == 0 {
+		o.BodyLimit = 1 << 20
+	}
 }
 
 // NewHandler returns the GraphQL endpoint: POST and GET (queries only) transports, a
@@ -30,6 +62,7 @@ type HandlerOptions struct {
 // automatic persisted queries, the one error boundary, per-request dataloaders, and
 // @auth through the Authorizer (the caller's bearer token is read here).
 func NewHandler(r *Resolver, opts HandlerOptions) http.Handler {
+	opts.defaults()
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
@@ -38,19 +71,37 @@ func NewHandler(r *Resolver, opts HandlerOptions) http.Handler {
 	if authz == nil {
 		authz = auth.Disabled{}
 	}
-	cfg := Config{Resolvers: r}
+	res := *r // the caller's Resolver is not modified
+	res.Authorizer = authz
+	cfg := Config{Resolvers: &res}
 	cfg.Directives.Auth = authDirective(authz)
+	pageCost := func(child int, first *int) int {
+		n := crm.DefaultPageSize
+		if first != nil && *first > 0 {
+			n = *first
+		}
+		return n * (child + 1)
+	}
+	cfg.Complexity.Query.Holders = func(child int, _ *model.HolderFilter, first *int, _ *string, _ *crm.SortOrder, _ *bool) int {
+		return pageCost(child, first)
+	}
+	cfg.Complexity.Query.AliasAccounts = func(child int, _ *model.AliasAccountFilter, first *int, _ *string, _ *crm.SortOrder, _ *bool) int {
+		return pageCost(child, first)
+	}
+	cfg.Complexity.Holder.AliasAccounts = func(child int) int { return aliasListWeight * (child + 1) }
+
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	if opts.Introspection {
-		srv.Use(extension.Introspection{})
-	}
+	srv.SetParserTokenLimit(opts.TokenLimit)
+	srv.SetDisableSuggestion(opts.Production)
+	srv.Use(operationPolicy{introspection: opts.Introspection, maxDepth: opts.MaxDepth, maxFields: opts.MaxFields})
+	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(RecoverFunc(logger))
-	return auth.Middleware(loadersMiddleware(r.HolderService, r.AliasAccountService, srv))
+	return httpGuard(opts.BodyLimit, auth.Middleware(loadersMiddleware(res.HolderService, res.AliasAccountService, srv)))
 }
 
 // OrganizationHeader names the tenant of a request (the Midaz CRM convention).

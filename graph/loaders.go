@@ -30,6 +30,9 @@ const maxBatch = 1000
 type Loaders struct {
 	// AliasAccountsByHolder loads each holder's active alias accounts.
 	AliasAccountsByHolder *dataloader.Loader[uuid.UUID, []*crm.AliasAccount]
+	// AliasAccountByLedgerAccount loads the active alias account of Midaz accounts
+	// (nil when there is none), with its holder.
+	AliasAccountByLedgerAccount *dataloader.Loader[uuid.UUID, *crm.AliasAccount]
 	// HolderOfAliasAccount loads holders by id, whether active or soft-deleted: an
 	// active alias account always has an active holder, and a soft-deleted one (read with
 	// includeDeleted) still names the holder it belonged to.
@@ -42,6 +45,9 @@ func NewLoaders(holders crm.HolderService, aliases crm.AliasAccountService) *Loa
 		AliasAccountsByHolder: dataloader.NewBatchedLoader(aliasesByHolderBatch(aliases),
 			dataloader.WithWait[uuid.UUID, []*crm.AliasAccount](loaderWait),
 			dataloader.WithBatchCapacity[uuid.UUID, []*crm.AliasAccount](maxBatch)),
+		AliasAccountByLedgerAccount: dataloader.NewBatchedLoader(aliasesByLedgerAccountBatch(aliases),
+			dataloader.WithWait[uuid.UUID, *crm.AliasAccount](loaderWait),
+			dataloader.WithBatchCapacity[uuid.UUID, *crm.AliasAccount](maxBatch)),
 		HolderOfAliasAccount: dataloader.NewBatchedLoader(holdersBatch(holders),
 			dataloader.WithWait[uuid.UUID, *crm.Holder](loaderWait),
 			dataloader.WithBatchCapacity[uuid.UUID, *crm.Holder](maxBatch)),
@@ -80,6 +86,23 @@ func findAliasesByHolder(ctx context.Context, aliases crm.AliasAccountService, h
 		byHolder[a.HolderID] = append(byHolder[a.HolderID], a)
 	}
 	return byHolder, nil
+}
+
+// aliasesByLedgerAccountBatch returns one result per Midaz account id, nil for an
+// account without an active alias account.
+func aliasesByLedgerAccountBatch(aliases crm.AliasAccountService) dataloader.BatchFunc[uuid.UUID, *crm.AliasAccount] {
+	return func(ctx context.Context, accountIDs []uuid.UUID) []*dataloader.Result[*crm.AliasAccount] {
+		as, err := aliases.FindAliasAccountsByLedgerAccounts(ctx, accountIDs)
+		byAccount := make(map[uuid.UUID]*crm.AliasAccount, len(as))
+		for _, a := range as {
+			byAccount[a.AccountID] = a
+		}
+		out := make([]*dataloader.Result[*crm.AliasAccount], len(accountIDs))
+		for i, id := range accountIDs {
+			out[i] = &dataloader.Result[*crm.AliasAccount]{Data: byAccount[id], Error: err}
+		}
+		return out
+	}
 }
 
 // holdersBatch returns one result per key, in key order.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
@@ -138,3 +139,6 @@ func wantCode(t *testing.T, errs []gqlError, code string) gqlError {
 }
 
 func newOrg() string { return uuid.Must(uuid.NewV7()).String() }
+
+// middlewareRequestID gives each request an id, as the server's router does.
+func middlewareRequestID(next http.Handler) http.Handler { return middleware.RequestID(next) }

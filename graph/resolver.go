@@ -5,6 +5,7 @@ package graph
 //go:generate go tool gqlgen generate
 
 import (
+	"github.com/lerianstudio/crm-registry/internal/auth"
 	"github.com/lerianstudio/crm-registry/internal/crm"
 )
 
@@ -14,4 +15,7 @@ import (
 type Resolver struct {
 	HolderService       crm.HolderService
 	AliasAccountService crm.AliasAccountService
+	// Authorizer authorises what @auth cannot reach (federation entities); NewHandler
+	// sets it from HandlerOptions.
+	Authorizer auth.Authorizer
 }

@@ -14,6 +14,16 @@ import (
 )
 
 // Holder is the resolver for the holder field.
+func (r *accountResolver) Holder(ctx context.Context, obj *model.Account) (*crm.Holder, error) {
+	return holderOfLedgerAccount(ctx, obj.ID)
+}
+
+// AliasAccount is the resolver for the aliasAccount field.
+func (r *accountResolver) AliasAccount(ctx context.Context, obj *model.Account) (*crm.AliasAccount, error) {
+	return aliasAccountOfLedgerAccount(ctx, obj.ID)
+}
+
+// Holder is the resolver for the holder field.
 func (r *aliasAccountResolver) Holder(ctx context.Context, obj *crm.AliasAccount) (*crm.Holder, error) {
 	if obj.Holder != nil { // loaded together with the account (hot path)
 		return obj.Holder, nil
@@ -179,6 +189,9 @@ func (r *queryResolver) AliasAccountByLedgerAccount(ctx context.Context, account
 	return notFoundIsNull(r.AliasAccountService.FindAliasAccountByLedgerAccount(ctx, accountID))
 }
 
+// Account returns AccountResolver implementation.
+func (r *Resolver) Account() AccountResolver { return &accountResolver{r} }
+
 // AliasAccount returns AliasAccountResolver implementation.
 func (r *Resolver) AliasAccount() AliasAccountResolver { return &aliasAccountResolver{r} }
 
@@ -192,6 +205,7 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 type (
+	accountResolver      struct{ *Resolver }
 	aliasAccountResolver struct{ *Resolver }
 	holderResolver       struct{ *Resolver }
 	mutationResolver     struct{ *Resolver }

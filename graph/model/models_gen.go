@@ -10,6 +10,19 @@ import (
 	"github.com/lerianstudio/crm-registry/internal/crm"
 )
 
+// A Midaz ledger account. The ledger subgraph owns it; this registry adds who is behind it.
+// Both are looked up in the organization of the request's X-Organization-Id header.
+type Account struct {
+	// The Midaz account id.
+	ID uuid.UUID `json:"id"`
+	// The holder behind the account (through its active alias account), or null.
+	Holder *crm.Holder `json:"holder,omitempty"`
+	// The active alias account of the account, or null.
+	AliasAccount *crm.AliasAccount `json:"aliasAccount,omitempty"`
+}
+
+func (Account) IsEntity() {}
+
 // A related party to add.
 type AddRelatedPartyInput struct {
 	// The active alias account.
@@ -54,6 +67,10 @@ type AddressesInput struct {
 	Additional1 graphql.Omittable[*AddressInput] `json:"additional1,omitempty"`
 	// A further address.
 	Additional2 graphql.Omittable[*AddressInput] `json:"additional2,omitempty"`
+}
+
+type AliasAccountByIDsInput struct {
+	ID uuid.UUID `json:"ID"`
 }
 
 // A page of alias accounts (Relay cursor connection).
@@ -208,6 +225,10 @@ type HardDeleteHolderInput struct {
 type HardDeleteHolderPayload struct {
 	// The id of the removed holder.
 	ID uuid.UUID `json:"id"`
+}
+
+type HolderByIDsInput struct {
+	ID uuid.UUID `json:"ID"`
 }
 
 // A page of holders (Relay cursor connection).

@@ -85,7 +85,7 @@ func once(ctx context.Context, resource, action string, decide func() error) err
 		case <-c.done:
 			return c.err
 		case <-ctx.Done():
-			return ctx.Err()
+			return unavailable("the request ended before a decision")
 		}
 	}
 	c := &decisionCall{done: make(chan struct{})}

@@ -101,11 +101,13 @@ func (c *Client) decide(ctx context.Context, token, resource, action string) err
 		return err
 	}
 	key := cacheKey(token, resource, action)
-	if allowed, ok := c.cache.get(key); ok {
-		c.observeCache(true)
-		return decision(allowed)
+	if c.cache.enabled() {
+		if allowed, ok := c.cache.get(key); ok {
+			c.observeCache(true)
+			return decision(allowed)
+		}
+		c.observeCache(false)
 	}
-	c.observeCache(false)
 
 	start := time.Now()
 	allowed, err := c.call(ctx, token, body)
@@ -255,6 +257,8 @@ const maxCacheEntries = 10000
 func newDecisionCache(allowTTL, denyTTL time.Duration) *decisionCache {
 	return &decisionCache{allowTTL: allowTTL, denyTTL: denyTTL, entries: map[string]cacheEntry{}}
 }
+
+func (dc *decisionCache) enabled() bool { return dc.allowTTL > 0 || dc.denyTTL > 0 }
 
 func (dc *decisionCache) get(key string) (bool, bool) {
 	if dc.allowTTL <= 0 && dc.denyTTL <= 0 {

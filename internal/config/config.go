@@ -49,6 +49,8 @@ type Config struct {
 	EnableIntrospection bool
 	EnablePlayground    bool
 	QueryDepthLimit     int
+	MaxFields           int
+	TokenLimit          int
 	ComplexityLimit     int
 	BodyLimit           int64
 	RequestTimeout      time.Duration
@@ -141,7 +143,9 @@ func Load(getenv Env) (Config, error) {
 		AuthCacheDenyTTL:  p.dur("PLUGIN_AUTH_CACHE_DENY_TTL", 5*time.Second),
 		ApplicationName:   p.str("APPLICATION_NAME", "plugin-crm"),
 		QueryDepthLimit:   p.int("GRAPHQL_DEPTH_LIMIT", 12),
-		ComplexityLimit:   p.int("GRAPHQL_COMPLEXITY_LIMIT", 20000),
+		MaxFields:         p.int("GRAPHQL_MAX_FIELDS", 500),
+		TokenLimit:        p.int("GRAPHQL_TOKEN_LIMIT", 15000),
+		ComplexityLimit:   p.int("GRAPHQL_COMPLEXITY_LIMIT", 100000),
 		BodyLimit:         int64(p.int("HTTP_BODY_LIMIT", 1<<20)),
 		RequestTimeout:    p.dur("HTTP_REQUEST_TIMEOUT", 30*time.Second),
 		StatementTimeout:  p.dur("DB_STATEMENT_TIMEOUT", 10*time.Second),

@@ -93,7 +93,11 @@ func (a *AliasAccount) Validate() error {
 		checkOptional(&fe, "bankingDetails.branch", b.Branch, 50)
 		checkOptional(&fe, "bankingDetails.account", b.Account, 50)
 		checkOptional(&fe, "bankingDetails.type", b.Type, 10)
-		checkOptional(&fe, "bankingDetails.iban", b.IBAN, 34)
+		// An IBAN has at most 34 letters and digits; its print form adds a space every 4.
+		checkOptional(&fe, "bankingDetails.iban", b.IBAN, 42)
+		if b.IBAN != nil && len(NormalizeCode(*b.IBAN)) > 34 {
+			fe.Add("bankingDetails.iban", "must have at most 34 letters and digits")
+		}
 		checkCountry(&fe, "bankingDetails.countryCode", b.CountryCode)
 		checkOptional(&fe, "bankingDetails.bankId", b.BankID, 50)
 		if b.OpeningDate != nil && b.ClosingDate != nil && b.ClosingDate.Before(b.OpeningDate.Time) {

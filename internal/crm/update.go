@@ -28,8 +28,9 @@ func (p Patch[T]) apply(dst **T) {
 }
 
 // merge applies a nested object patch: null clears the object, a value merges into it
-// (creating it when absent).
-func merge[T, U any](dst **T, p Patch[U], apply func(*T, *U)) {
+// (creating it when absent). An object left with no field set becomes absent, so an
+// update that sets nothing stores (and answers) exactly what it found.
+func merge[T comparable, U any](dst **T, p Patch[U], apply func(*T, *U)) {
 	if !p.Set {
 		return
 	}
@@ -44,6 +45,10 @@ func merge[T, U any](dst **T, p Patch[U], apply func(*T, *U)) {
 		*dst = &c
 	}
 	apply(*dst, p.Value)
+	var zero T
+	if **dst == zero {
+		*dst = nil
+	}
 }
 
 // mergeMetadata merges m key by key into a copy of dst: a nil value removes the key.

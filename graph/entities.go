@@ -1,0 +1,78 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/lerianstudio/crm-registry/graph/model"
+	"github.com/lerianstudio/crm-registry/internal/crm"
+)
+
+// Federation entity resolution. _entities carries no @auth of its own (gqlgen generates
+// it), so each entity type is authorised here exactly like the queries that return it.
+
+// findHoldersInOrder resolves Holder representations with one statement, in request
+// order; absent or soft-deleted holders are null.
+func (r *Resolver) findHoldersInOrder(ctx context.Context, reps []*model.HolderByIDsInput) ([]*crm.Holder, error) {
+	if err := r.Authorizer.Authorize(ctx, "holders", "get"); err != nil {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, len(reps))
+	for i, rep := range reps {
+		ids[i] = rep.ID
+	}
+	hs, err := r.HolderService.FindHoldersByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	return inOrder(ids, hs, func(h *crm.Holder) uuid.UUID { return h.ID }), nil
+}
+
+// findAliasAccountsInOrder resolves AliasAccount representations with one statement, in
+// request order; absent or soft-deleted accounts are null.
+func (r *Resolver) findAliasAccountsInOrder(ctx context.Context, reps []*model.AliasAccountByIDsInput) ([]*crm.AliasAccount, error) {
+	if err := r.Authorizer.Authorize(ctx, "aliases", "get"); err != nil {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, len(reps))
+	for i, rep := range reps {
+		ids[i] = rep.ID
+	}
+	as, err := r.AliasAccountService.FindAliasAccountsByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	return inOrder(ids, as, func(a *crm.AliasAccount) uuid.UUID { return a.ID }), nil
+}
+
+// inOrder arranges found records in the order of ids, nil where one is missing.
+func inOrder[T any](ids []uuid.UUID, found []*T, key func(*T) uuid.UUID) []*T {
+	byID := make(map[uuid.UUID]*T, len(found))
+	for _, v := range found {
+		byID[key(v)] = v
+	}
+	out := make([]*T, len(ids))
+	for i, id := range ids {
+		out[i] = byID[id]
+	}
+	return out
+}
+
+// aliasAccountOfLedgerAccount resolves Account.aliasAccount through a loader, so the
+// accounts of one _entities call cost one statement.
+func aliasAccountOfLedgerAccount(ctx context.Context, accountID uuid.UUID) (*crm.AliasAccount, error) {
+	return loadersFrom(ctx).AliasAccountByLedgerAccount.Load(ctx, accountID)()
+}
+
+// holderOfLedgerAccount resolves Account.holder: the holder of its active alias account.
+func holderOfLedgerAccount(ctx context.Context, accountID uuid.UUID) (*crm.Holder, error) {
+	a, err := aliasAccountOfLedgerAccount(ctx, accountID)
+	if err != nil || a == nil {
+		return nil, err
+	}
+	if a.Holder != nil {
+		return a.Holder, nil
+	}
+	return loadersFrom(ctx).HolderOfAliasAccount.Load(ctx, a.HolderID)()
+}

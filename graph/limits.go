@@ -1,0 +1,99 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// Error codes of the operation limits (OWASP GraphQL cheat sheet: depth, amount, cost).
+const (
+	codeTooDeep             = "QUERY_TOO_DEEP"
+	codeTooManyFields       = "TOO_MANY_FIELDS"
+	codeIntrospectionClosed = "GRAPHQL_VALIDATION_FAILED"
+)
+
+// operationPolicy is a gqlgen extension that checks every operation before it runs:
+// its depth and its number of fields (aliases included) are bounded, and introspection
+// is refused when switched off — while federation's _service keeps working, which
+// gqlgen would otherwise refuse together with introspection.
+type operationPolicy struct {
+	introspection bool
+	maxDepth      int
+	maxFields     int
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = operationPolicy{}
+
+func (operationPolicy) ExtensionName() string                   { return "OperationPolicy" }
+func (operationPolicy) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (p operationPolicy) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if !p.introspection {
+		for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, nil) {
+			if f.Name == "__schema" || f.Name == "__type" {
+				err := gqlerror.Errorf("Introspection is disabled on this server.")
+				err.Extensions = map[string]any{"code": codeIntrospectionClosed}
+				return err
+			}
+		}
+	}
+	// gqlgen's own switch would also block _service; __schema and __type are refused above.
+	oc.DisableIntrospection = false
+
+	w := walker{doc: oc.Doc}
+	depth := w.depth(oc.Operation.SelectionSet, 0)
+	if p.maxDepth > 0 && depth > p.maxDepth {
+		err := gqlerror.Errorf("The query is %d levels deep; at most %d are allowed.", depth, p.maxDepth)
+		err.Extensions = map[string]any{"code": codeTooDeep}
+		return err
+	}
+	if p.maxFields > 0 && w.fields > p.maxFields {
+		err := gqlerror.Errorf("The query selects %d fields (aliases included); at most %d are allowed.", w.fields, p.maxFields)
+		err.Extensions = map[string]any{"code": codeTooManyFields}
+		return err
+	}
+	return nil
+}
+
+// walker measures an operation, expanding fragments. Introspection subtrees are not
+// counted: tools such as GraphiQL send deep introspection queries.
+type walker struct {
+	doc    *ast.QueryDocument
+	fields int
+	seen   int // fragment expansions, bounded against pathological documents
+}
+
+func (w *walker) depth(set ast.SelectionSet, level int) int {
+	max := level
+	for _, sel := range set {
+		var d int
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" {
+				continue
+			}
+			w.fields++
+			d = level + 1
+			if len(s.SelectionSet) > 0 {
+				d = w.depth(s.SelectionSet, level+1)
+			}
+		case *ast.InlineFragment:
+			d = w.depth(s.SelectionSet, level)
+		case *ast.FragmentSpread:
+			w.seen++
+			if f := w.doc.Fragments.ForName(s.Name); f != nil && w.seen < 10000 {
+				d = w.depth(f.SelectionSet, level)
+			}
+		}
+		if d > max {
+			max = d
+		}
+	}
+	return max
+}
