@@ -3,15 +3,36 @@ SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 
-.PHONY: run test build generate check-generate vet fmt-check lint migrate-new clean-data
+.PHONY: run test build generate check-generate vet fmt-check lint migrate-new clean-data node-deps graphiql
+
+# Node projects (each with a package-lock.json): the offline GraphiQL build and the
+# federation / GraphQL-over-HTTP / browser tests. npm ci runs again when a lockfile changes.
+NODE_DIRS := web/graphiql test/federation test/browser
+NODE_STAMPS := $(foreach d,$(NODE_DIRS),$(if $(wildcard $(d)/package-lock.json),$(d)/node_modules/.package-lock.json))
+HAVE_NPM := $(shell command -v npm 2>/dev/null)
 
 ## run: start the server on :4003 (embedded PostgreSQL under .data/ when DATABASE_URL is unset)
-run:
+run: graphiql
 	$(GO) run .
 
-## test: the whole suite (vet, formatting, race detector, real PostgreSQL started by the tests)
-test: vet fmt-check
+## test: the whole suite (vet, formatting, race detector, real PostgreSQL started by the tests,
+## federation and GraphQL-over-HTTP checks with Node, the playground in headless Chromium)
+test: vet fmt-check graphiql
 	$(GO) test -race -count=1 ./...
+
+## node-deps: install the Node projects' dependencies from their lockfiles
+node-deps: $(if $(HAVE_NPM),$(NODE_STAMPS))
+
+%/node_modules/.package-lock.json: %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund --loglevel=error
+
+## graphiql: build the GraphiQL assets served offline at /graphiql (needs npm; skipped without it)
+graphiql: node-deps
+ifneq ($(HAVE_NPM),)
+	@if [ -f web/graphiql/package.json ]; then cd web/graphiql && npm run --silent build; fi
+else
+	@echo "npm not found: /graphiql will load GraphiQL from a CDN"
+endif
 
 ## build: a static binary at bin/crm-registry
 build:

@@ -22,7 +22,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/jmoiron/sqlx"
@@ -33,6 +32,7 @@ import (
 	"github.com/lerianstudio/crm-registry/internal/config"
 	"github.com/lerianstudio/crm-registry/internal/devdb"
 	"github.com/lerianstudio/crm-registry/internal/fieldcrypt"
+	"github.com/lerianstudio/crm-registry/internal/playground"
 	"github.com/lerianstudio/crm-registry/internal/postgres"
 )
 
@@ -217,8 +217,12 @@ func newRouter(cfg config.Config, db *sqlx.DB, gql http.Handler, logger *slog.Lo
 		r.Handle("/graphql", gql)
 	})
 	if cfg.EnablePlayground {
-		r.Get("/graphiql", playground.Handler("CRM registry", "/graphql",
-			playground.WithGraphiqlUiHeaders(map[string]string{graph.OrganizationHeader: "00000000-0000-0000-0000-000000000001"})))
+		gi := playground.New(playground.Options{
+			Endpoint: "/graphql", AssetsDir: cfg.PlaygroundAssetsDir, Logger: logger,
+			Headers: map[string]string{graph.OrganizationHeader: "00000000-0000-0000-0000-000000000001"},
+		})
+		r.Handle("/graphiql", gi)
+		r.Handle("/graphiql/*", gi)
 		r.Get("/", http.RedirectHandler("/graphiql", http.StatusFound).ServeHTTP)
 	}
 	return r

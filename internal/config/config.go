@@ -48,6 +48,7 @@ type Config struct {
 
 	EnableIntrospection bool
 	EnablePlayground    bool
+	PlaygroundAssetsDir string
 	QueryDepthLimit     int
 	MaxFields           int
 	TokenLimit          int
@@ -130,31 +131,32 @@ func randomHex(n int) string {
 func Load(getenv Env) (Config, error) {
 	p := parser{getenv: getenv}
 	c := Config{
-		EnvName:           p.str("ENV_NAME", "development"),
-		ServerAddress:     p.str("SERVER_ADDRESS", ":4003"),
-		DatabaseURL:       p.str("DATABASE_URL", ""),
-		DataDir:           p.str("DATA_DIR", ".data"),
-		DBMaxConns:        p.int("DB_MAX_CONNS", 2*runtime.NumCPU()),
-		MigrateOnStart:    p.bool("MIGRATE_ON_START", true),
-		AuthEnabled:       p.bool("PLUGIN_AUTH_ENABLED", false),
-		AuthAddress:       p.str("PLUGIN_AUTH_ADDRESS", ""),
-		AuthTimeout:       p.dur("PLUGIN_AUTH_TIMEOUT", 2*time.Second),
-		AuthCacheAllowTTL: p.dur("PLUGIN_AUTH_CACHE_ALLOW_TTL", 30*time.Second),
-		AuthCacheDenyTTL:  p.dur("PLUGIN_AUTH_CACHE_DENY_TTL", 5*time.Second),
-		ApplicationName:   p.str("APPLICATION_NAME", "plugin-crm"),
-		QueryDepthLimit:   p.int("GRAPHQL_DEPTH_LIMIT", 12),
-		MaxFields:         p.int("GRAPHQL_MAX_FIELDS", 500),
-		TokenLimit:        p.int("GRAPHQL_TOKEN_LIMIT", 15000),
-		ComplexityLimit:   p.int("GRAPHQL_COMPLEXITY_LIMIT", 100000),
-		BodyLimit:         int64(p.int("HTTP_BODY_LIMIT", 1<<20)),
-		RequestTimeout:    p.dur("HTTP_REQUEST_TIMEOUT", 30*time.Second),
-		StatementTimeout:  p.dur("DB_STATEMENT_TIMEOUT", 10*time.Second),
-		ShutdownTimeout:   p.dur("SHUTDOWN_TIMEOUT", 20*time.Second),
-		TLSCertFile:       p.str("TLS_CERT_FILE", ""),
-		TLSKeyFile:        p.str("TLS_KEY_FILE", ""),
-		LogLevel:          p.str("LOG_LEVEL", "info"),
-		OTLPEndpoint:      p.str("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
-		Version:           p.str("VERSION", "dev"),
+		EnvName:             p.str("ENV_NAME", "development"),
+		ServerAddress:       p.str("SERVER_ADDRESS", ":4003"),
+		DatabaseURL:         p.str("DATABASE_URL", ""),
+		DataDir:             p.str("DATA_DIR", ".data"),
+		DBMaxConns:          p.int("DB_MAX_CONNS", 2*runtime.NumCPU()),
+		MigrateOnStart:      p.bool("MIGRATE_ON_START", true),
+		AuthEnabled:         p.bool("PLUGIN_AUTH_ENABLED", false),
+		AuthAddress:         p.str("PLUGIN_AUTH_ADDRESS", ""),
+		AuthTimeout:         p.dur("PLUGIN_AUTH_TIMEOUT", 2*time.Second),
+		AuthCacheAllowTTL:   p.dur("PLUGIN_AUTH_CACHE_ALLOW_TTL", 30*time.Second),
+		AuthCacheDenyTTL:    p.dur("PLUGIN_AUTH_CACHE_DENY_TTL", 5*time.Second),
+		ApplicationName:     p.str("APPLICATION_NAME", "plugin-crm"),
+		QueryDepthLimit:     p.int("GRAPHQL_DEPTH_LIMIT", 12),
+		MaxFields:           p.int("GRAPHQL_MAX_FIELDS", 500),
+		TokenLimit:          p.int("GRAPHQL_TOKEN_LIMIT", 15000),
+		ComplexityLimit:     p.int("GRAPHQL_COMPLEXITY_LIMIT", 100000),
+		BodyLimit:           int64(p.int("HTTP_BODY_LIMIT", 1<<20)),
+		RequestTimeout:      p.dur("HTTP_REQUEST_TIMEOUT", 30*time.Second),
+		StatementTimeout:    p.dur("DB_STATEMENT_TIMEOUT", 10*time.Second),
+		ShutdownTimeout:     p.dur("SHUTDOWN_TIMEOUT", 20*time.Second),
+		PlaygroundAssetsDir: p.str("GRAPHIQL_ASSETS_DIR", "web/graphiql/dist"),
+		TLSCertFile:         p.str("TLS_CERT_FILE", ""),
+		TLSKeyFile:          p.str("TLS_KEY_FILE", ""),
+		LogLevel:            p.str("LOG_LEVEL", "info"),
+		OTLPEndpoint:        p.str("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+		Version:             p.str("VERSION", "dev"),
 	}
 	prod := c.Production()
 	c.EnableIntrospection = p.bool("GRAPHQL_INTROSPECTION", !prod)
