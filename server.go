@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,7 @@ import (
 	"github.com/lerianstudio/crm-registry/internal/fieldcrypt"
 	"github.com/lerianstudio/crm-registry/internal/playground"
 	"github.com/lerianstudio/crm-registry/internal/postgres"
+	"github.com/lerianstudio/crm-registry/internal/telemetry"
 )
 
 func main() {
@@ -80,7 +82,24 @@ func run(ctx context.Context, args runArgs) error {
 	if err != nil {
 		return err
 	}
-	logger = slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: logLevel(cfg.LogLevel)}))
+	logger = telemetry.NewLogger(stdout, logLevel(cfg.LogLevel))
+
+	var wrapConnector func(driver.Connector) driver.Connector
+	if cfg.OTLPEndpoint != "" {
+		shutdownTracing, err := telemetry.SetupTracing(ctx, cfg.OTLPEndpoint, cfg.Version)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := shutdownTracing(sctx); err != nil {
+				logger.Warn("flush traces", "err", err)
+			}
+		}()
+		wrapConnector = telemetry.TraceConnector
+		logger.Info("tracing enabled", "otlp_endpoint", cfg.OTLPEndpoint)
+	}
 
 	dsn := cfg.DatabaseURL
 	if dsn == "" {
@@ -96,7 +115,7 @@ func run(ctx context.Context, args runArgs) error {
 		dsn = cluster.URL("crm")
 	}
 
-	db, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.StatementTimeout})
+	db, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.StatementTimeout, WrapConnector: wrapConnector})
 	if err != nil {
 		return err
 	}
@@ -115,24 +134,25 @@ func run(ctx context.Context, args runArgs) error {
 		HolderService:       postgres.NewHolderService(db, enc),
 		AliasAccountService: postgres.NewAliasAccountService(db, enc),
 	}
+	metrics := telemetry.NewMetrics(db.DB)
 	var authz auth.Authorizer = auth.Disabled{}
 	if cfg.AuthEnabled {
 		authz = auth.NewClient(auth.ClientOptions{
 			Address: cfg.AuthAddress, ApplicationName: cfg.ApplicationName, Timeout: cfg.AuthTimeout,
-			AllowTTL: cfg.AuthCacheAllowTTL, DenyTTL: cfg.AuthCacheDenyTTL,
+			AllowTTL: cfg.AuthCacheAllowTTL, DenyTTL: cfg.AuthCacheDenyTTL, Observe: metrics,
 		})
 		logger.Info("access control enabled", "access_manager", cfg.AuthAddress, "application", cfg.ApplicationName)
 	} else {
 		logger.Warn("access control disabled (PLUGIN_AUTH_ENABLED=false): every caller may do everything")
 	}
 	gql := graph.NewHandler(resolver, graph.HandlerOptions{
-		Introspection: cfg.EnableIntrospection, Logger: logger, Authorizer: authz, Production: cfg.Production(),
+		Introspection: cfg.EnableIntrospection, Logger: logger, Authorizer: authz, Production: cfg.Production(), Observer: metrics,
 		MaxDepth: cfg.QueryDepthLimit, MaxFields: cfg.MaxFields, ComplexityLimit: cfg.ComplexityLimit,
 		TokenLimit: cfg.TokenLimit, BodyLimit: cfg.BodyLimit,
 	})
 
 	srv := &http.Server{
-		Handler:           newRouter(cfg, db, gql, logger),
+		Handler:           newRouter(cfg, db, gql, metrics, logger),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cfg.RequestTimeout,
 		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
@@ -191,9 +211,13 @@ func startEmbeddedDB(ctx context.Context, cfg config.Config, logger *slog.Logger
 }
 
 // newRouter mounts the HTTP routes: the GraphQL endpoint, the playground and the probes.
-func newRouter(cfg config.Config, db *sqlx.DB, gql http.Handler, logger *slog.Logger) http.Handler {
+func newRouter(cfg config.Config, db *sqlx.DB, gql http.Handler, metrics *telemetry.Metrics, logger *slog.Logger) http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, middleware.RealIP, accessLog(logger), middleware.Recoverer)
+	r.Use(middleware.RequestID, middleware.RealIP, telemetry.AccessLog(logger), metrics.Middleware, middleware.Recoverer)
+	if cfg.OTLPEndpoint != "" {
+		r.Use(telemetry.TraceHTTP)
+	}
+	r.Method(http.MethodGet, "/metrics", metrics.Handler())
 
 	r.Get("/health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -226,22 +250,6 @@ func newRouter(cfg config.Config, db *sqlx.DB, gql http.Handler, logger *slog.Lo
 		r.Get("/", http.RedirectHandler("/graphiql", http.StatusFound).ServeHTTP)
 	}
 	return r
-}
-
-// accessLog logs one line per request: never the query string or body, which may
-// carry personal data.
-func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			next.ServeHTTP(ww, r)
-			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-				slog.String("request_id", middleware.GetReqID(r.Context())),
-				slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", ww.Status()), slog.Duration("duration", time.Since(start)))
-		})
-	}
 }
 
 // healthcheck probes /health of the server running in this container (distroless

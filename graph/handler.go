@@ -1,8 +1,12 @@
 package graph
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
@@ -12,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/lerianstudio/crm-registry/graph/model"
 	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel"
 
 	"github.com/lerianstudio/crm-registry/internal/auth"
 	"github.com/lerianstudio/crm-registry/internal/crm"
@@ -27,12 +32,20 @@ type HandlerOptions struct {
 	Authorizer auth.Authorizer
 	// Production hides "did you mean" suggestions in validation errors.
 	Production bool
+	// Observer, when set, is told of every finished operation (metrics, access log).
+	Observer Observer
 	// Limits (OWASP GraphQL cheat sheet); zero values take the defaults below.
 	MaxDepth        int   // levels of nesting, default 12
 	MaxFields       int   // field selections incl. aliases, default 500
 	ComplexityLimit int   // cost with list sizes weighed in, default 100000
 	TokenLimit      int   // parser tokens, default 15000
 	BodyLimit       int64 // request body bytes, default 1 MiB
+}
+
+// Observer receives one call per GraphQL response: the operation name as the client
+// sent it (possibly empty), how long it took, and the extensions.code of each error.
+type Observer interface {
+	OperationDone(ctx context.Context, operationName string, d time.Duration, errorCodes []string)
 }
 
 // Cost model of the complexity limit: a connection costs first × its children; an
@@ -99,6 +112,10 @@ func NewHandler(r *Resolver, opts HandlerOptions) http.Handler {
 	srv.Use(operationPolicy{introspection: opts.Introspection, maxDepth: opts.MaxDepth, maxFields: opts.MaxFields})
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.AroundRootFields(traceRootField)
+	if opts.Observer != nil {
+		srv.AroundResponses(observeResponse(opts.Observer))
+	}
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(RecoverFunc(logger))
 	return httpGuard(opts.BodyLimit, auth.Middleware(loadersMiddleware(res.HolderService, res.AliasAccountService, srv)))
@@ -127,4 +144,45 @@ func OrganizationMiddleware(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+var tracer = otel.Tracer("github.com/lerianstudio/crm-registry/graph")
+
+// traceRootField wraps each root field (query, mutation or entity resolution) in a span
+// named after the field. Arguments are never recorded: they may carry personal data.
+func traceRootField(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	fc := graphql.GetRootFieldContext(ctx)
+	if fc == nil {
+		return next(ctx)
+	}
+	ctx, span := tracer.Start(ctx, "graphql."+fc.Object+"."+fc.Field.Name)
+	defer span.End()
+	return next(ctx)
+}
+
+// observeResponse reports each response to o.
+func observeResponse(o Observer) graphql.ResponseMiddleware {
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		if !graphql.HasOperationContext(ctx) {
+			return resp
+		}
+		oc := graphql.GetOperationContext(ctx)
+		name := oc.OperationName
+		if name == "" && oc.Operation != nil {
+			name = oc.Operation.Name
+		}
+		var codes []string
+		if resp != nil {
+			for _, e := range resp.Errors {
+				if c, ok := e.Extensions["code"].(string); ok {
+					codes = append(codes, c)
+				} else {
+					codes = append(codes, "UNKNOWN")
+				}
+			}
+		}
+		o.OperationDone(ctx, name, time.Since(oc.Stats.OperationStart), codes)
+		return resp
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -135,7 +137,8 @@ func TestNoSuggestionsInProduction(t *testing.T) {
 // request id, and nothing of the panic reaches the client.
 func TestPanicIsInternal(t *testing.T) {
 	t.Parallel()
-	h := graph.OrganizationMiddleware(graph.NewHandler(&graph.Resolver{}, graph.HandlerOptions{})) // nil services: panics
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h := graph.OrganizationMiddleware(graph.NewHandler(&graph.Resolver{}, graph.HandlerOptions{Logger: quiet})) // nil services: panics
 	s := &testServer{handler: middlewareRequestID(h)}
 	errs := s.post(t, newOrg(), `{ holders { totalCount } }`, nil, nil)
 	e := wantCode(t, errs, crm.EINTERNAL)

@@ -14,9 +14,14 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/lerianstudio/crm-registry/internal/crm"
 )
+
+var tracer = otel.Tracer("github.com/lerianstudio/crm-registry/auth")
 
 // ClientOptions configure the Access Manager client.
 type ClientOptions struct {
@@ -189,6 +194,9 @@ func (c *Client) call(ctx context.Context, token string, body []byte) (bool, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", token) // lib-auth sends the raw token, without "Bearer"
+	ctx, span := tracer.Start(ctx, "access-manager authorize", trace.WithSpanKind(trace.SpanKindClient))
+	defer span.End()
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {

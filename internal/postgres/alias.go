@@ -386,8 +386,11 @@ func (s *AliasAccountService) FindAliasAccounts(ctx context.Context, f crm.Alias
 		w.add("account_id = ?", *f.AccountID)
 	}
 	if f.HolderDocument != nil {
-		w.add("holder_id IN (SELECT id FROM holders WHERE organization_id = ? AND document_hash = ? AND deleted_at IS NULL)",
-			org, s.holders.documentIndex(org, *f.HolderDocument))
+		holders := "holder_id IN (SELECT id FROM holders WHERE organization_id = ? AND document_hash = ?"
+		if !f.IncludeDeleted {
+			holders += " AND deleted_at IS NULL"
+		}
+		w.add(holders+")", org, s.holders.documentIndex(org, *f.HolderDocument))
 	}
 	if f.Branch != nil {
 		w.add("branch = ?", *f.Branch)
