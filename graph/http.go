@@ -32,7 +32,7 @@ func httpGuard(limit int64, next http.Handler) http.Handler {
 			}
 		case http.MethodPost:
 			mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-			if mt != "application/json" && mt != "application/graphql-response+json" {
+			if mt != "application/json" {
 				writeError(w, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "POST requests must have Content-Type: application/json.")
 				return
 			}
@@ -59,9 +59,26 @@ func httpGuard(limit int64, next http.Handler) http.Handler {
 			writeError(w, http.StatusMethodNotAllowed, crm.EMETHODNOTALLOWED, "Use GET for queries or POST.")
 			return
 		}
+		if !acceptsGraphQLResponse(r) {
+			// GraphQL over HTTP: with application/json responses, request errors (parse,
+			// validation) SHOULD still be 200; gqlgen answers 422.
+			w = legacyStatus{w}
+		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// legacyStatus turns gqlgen's 422 for request errors into 200.
+type legacyStatus struct{ http.ResponseWriter }
+
+func (l legacyStatus) WriteHeader(code int) {
+	if code == http.StatusUnprocessableEntity {
+		code = http.StatusOK
+	}
+	l.ResponseWriter.WriteHeader(code)
+}
+
+func (l legacyStatus) Unwrap() http.ResponseWriter { return l.ResponseWriter }
 
 // isMutation reports whether the operation a GET would run is a mutation (or
 // subscription). Unparseable queries are left to gqlgen, which reports them properly.
