@@ -62,7 +62,7 @@ func inOrder[T any](ids []uuid.UUID, found []*T, key func(*T) uuid.UUID) []*T {
 // aliasAccountOfLedgerAccount resolves Account.aliasAccount through a loader, so the
 // accounts of one _entities call cost one statement.
 func aliasAccountOfLedgerAccount(ctx context.Context, accountID uuid.UUID) (*crm.AliasAccount, error) {
-	return loadersFrom(ctx).AliasAccountByLedgerAccount.Load(ctx, accountID)()
+	return loadersFrom(ctx).AliasAccountByLedgerAccount().Load(ctx, accountID)()
 }
 
 // holderOfLedgerAccount resolves Account.holder: the holder of its active alias account.
@@ -74,5 +74,5 @@ func holderOfLedgerAccount(ctx context.Context, accountID uuid.UUID) (*crm.Holde
 	if a.Holder != nil {
 		return a.Holder, nil
 	}
-	return loadersFrom(ctx).HolderOfAliasAccount.Load(ctx, a.HolderID)()
+	return loadersFrom(ctx).HolderOfAliasAccount().Load(ctx, a.HolderID)()
 }

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -27,31 +28,56 @@ const maxBatch = 1000
 // List resolvers go one better: when the query asks for a relation of every node of a
 // page, they fetch it for the whole page at once and prime the loader (prefetch*), so
 // the nodes' resolvers hit the cache and nothing waits for a batch window.
+//
+// Each loader is built on first use: most requests (the hot path among them) need none,
+// and a loader costs allocations and a goroutine per batch.
 type Loaders struct {
-	// AliasAccountsByHolder loads each holder's active alias accounts.
-	AliasAccountsByHolder *dataloader.Loader[uuid.UUID, []*crm.AliasAccount]
-	// AliasAccountByLedgerAccount loads the active alias account of Midaz accounts
-	// (nil when there is none), with its holder.
-	AliasAccountByLedgerAccount *dataloader.Loader[uuid.UUID, *crm.AliasAccount]
-	// HolderOfAliasAccount loads holders by id, whether active or soft-deleted: an
-	// active alias account always has an active holder, and a soft-deleted one (read with
-	// includeDeleted) still names the holder it belonged to.
-	HolderOfAliasAccount *dataloader.Loader[uuid.UUID, *crm.Holder]
+	holders crm.HolderService
+	aliases crm.AliasAccountService
+
+	aliasesByHolder, aliasByAccount, holderOfAlias sync.Once
+
+	byHolder  *dataloader.Loader[uuid.UUID, []*crm.AliasAccount]
+	byAccount *dataloader.Loader[uuid.UUID, *crm.AliasAccount]
+	holder    *dataloader.Loader[uuid.UUID, *crm.Holder]
 }
 
 // NewLoaders returns fresh loaders over the services.
 func NewLoaders(holders crm.HolderService, aliases crm.AliasAccountService) *Loaders {
-	return &Loaders{
-		AliasAccountsByHolder: dataloader.NewBatchedLoader(aliasesByHolderBatch(aliases),
+	return &Loaders{holders: holders, aliases: aliases}
+}
+
+// AliasAccountsByHolder loads each holder's active alias accounts.
+func (l *Loaders) AliasAccountsByHolder() *dataloader.Loader[uuid.UUID, []*crm.AliasAccount] {
+	l.aliasesByHolder.Do(func() {
+		l.byHolder = dataloader.NewBatchedLoader(aliasesByHolderBatch(l.aliases),
 			dataloader.WithWait[uuid.UUID, []*crm.AliasAccount](loaderWait),
-			dataloader.WithBatchCapacity[uuid.UUID, []*crm.AliasAccount](maxBatch)),
-		AliasAccountByLedgerAccount: dataloader.NewBatchedLoader(aliasesByLedgerAccountBatch(aliases),
+			dataloader.WithBatchCapacity[uuid.UUID, []*crm.AliasAccount](maxBatch))
+	})
+	return l.byHolder
+}
+
+// AliasAccountByLedgerAccount loads the active alias account of Midaz accounts (nil when
+// there is none).
+func (l *Loaders) AliasAccountByLedgerAccount() *dataloader.Loader[uuid.UUID, *crm.AliasAccount] {
+	l.aliasByAccount.Do(func() {
+		l.byAccount = dataloader.NewBatchedLoader(aliasesByLedgerAccountBatch(l.aliases),
 			dataloader.WithWait[uuid.UUID, *crm.AliasAccount](loaderWait),
-			dataloader.WithBatchCapacity[uuid.UUID, *crm.AliasAccount](maxBatch)),
-		HolderOfAliasAccount: dataloader.NewBatchedLoader(holdersBatch(holders),
+			dataloader.WithBatchCapacity[uuid.UUID, *crm.AliasAccount](maxBatch))
+	})
+	return l.byAccount
+}
+
+// HolderOfAliasAccount loads holders by id, whether active or soft-deleted: an active
+// alias account always has an active holder, and a soft-deleted one (read with
+// includeDeleted) still names the holder it belonged to.
+func (l *Loaders) HolderOfAliasAccount() *dataloader.Loader[uuid.UUID, *crm.Holder] {
+	l.holderOfAlias.Do(func() {
+		l.holder = dataloader.NewBatchedLoader(holdersBatch(l.holders),
 			dataloader.WithWait[uuid.UUID, *crm.Holder](loaderWait),
-			dataloader.WithBatchCapacity[uuid.UUID, *crm.Holder](maxBatch)),
-	}
+			dataloader.WithBatchCapacity[uuid.UUID, *crm.Holder](maxBatch))
+	})
+	return l.holder
 }
 
 // aliasesByHolderBatch groups one query's accounts by holder; a holder without
@@ -162,7 +188,7 @@ func prefetchAliasAccounts(ctx context.Context, aliases crm.AliasAccountService,
 	if err != nil {
 		return err
 	}
-	l := loadersFrom(ctx).AliasAccountsByHolder
+	l := loadersFrom(ctx).AliasAccountsByHolder()
 	for _, h := range holders {
 		for _, a := range byHolder[h.ID] {
 			a.Holder = h

@@ -28,12 +28,12 @@ func (r *aliasAccountResolver) Holder(ctx context.Context, obj *crm.AliasAccount
 	if obj.Holder != nil { // loaded together with the account (hot path)
 		return obj.Holder, nil
 	}
-	return loadersFrom(ctx).HolderOfAliasAccount.Load(ctx, obj.HolderID)()
+	return loadersFrom(ctx).HolderOfAliasAccount().Load(ctx, obj.HolderID)()
 }
 
 // AliasAccounts is the batch resolver for the aliasAccounts field.
 func (r *holderResolver) AliasAccounts(ctx context.Context, obj *crm.Holder) ([]*crm.AliasAccount, error) {
-	return loadersFrom(ctx).AliasAccountsByHolder.Load(ctx, obj.ID)()
+	return loadersFrom(ctx).AliasAccountsByHolder().Load(ctx, obj.ID)()
 }
 
 // CreateHolder is the resolver for the createHolder field.
