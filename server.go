@@ -223,10 +223,11 @@ func startEmbeddedDB(ctx context.Context, cfg config.Config, logger *slog.Logger
 // newRouter mounts the HTTP routes: the GraphQL endpoint, the playground and the probes.
 func newRouter(cfg config.Config, db *sqlx.DB, gql http.Handler, metrics *telemetry.Metrics, logger *slog.Logger) http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, middleware.RealIP, telemetry.AccessLog(logger), metrics.Middleware, middleware.Recoverer)
+	r.Use(telemetry.RequestID, middleware.RealIP)
 	if cfg.OTLPEndpoint != "" {
-		r.Use(telemetry.TraceHTTP)
+		r.Use(telemetry.TraceHTTP) // before the access log, so its line carries the trace id
 	}
+	r.Use(telemetry.AccessLog(logger), metrics.Middleware, middleware.Recoverer)
 	r.Method(http.MethodGet, "/metrics", metrics.Handler())
 
 	r.Get("/health", func(w http.ResponseWriter, _ *http.Request) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"regexp"
 	"runtime/debug"
 	"strings"
 
@@ -54,7 +55,7 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			return gqlErr
 		}
 		reqID := middleware.GetReqID(ctx)
-		logger.ErrorContext(ctx, "graphql: internal error", "request_id", reqID, "path", gqlErr.Path.String(), "err", err)
+		logger.ErrorContext(ctx, "graphql: internal error", "path", gqlErr.Path.String(), "err", err) // request_id comes from ctx
 		gqlErr.Message = "Internal error."
 		gqlErr.Extensions = map[string]any{"code": crm.EINTERNAL, "requestId": reqID}
 		return gqlErr
@@ -78,7 +79,23 @@ func presentGraphQLError(gqlErr *gqlerror.Error) *gqlerror.Error {
 	if gqlErr.Extensions == nil || gqlErr.Extensions["code"] == nil {
 		errcode.Set(gqlErr, errcode.ValidationFailed)
 	}
+	gqlErr.Message = withoutValues(gqlErr.Message)
 	return gqlErr
+}
+
+// Patterns of gqlparser messages that quote the value a client wrote in the query.
+var (
+	valueAfterColon = regexp.MustCompile(`(?s)(cannot represent[^:]*|value):\s.*$`)
+	quotedValue     = regexp.MustCompile(`(?s)Value\s+"(?:[^"\\]|\\.)*"\s+does not exist`)
+	foundValue      = regexp.MustCompile(`(?s),\s*found\s.*$`)
+)
+
+// withoutValues removes the literal values gqlparser quotes in validation messages, so
+// an error never repeats personal data written into a query.
+func withoutValues(msg string) string {
+	msg = valueAfterColon.ReplaceAllString(msg, "$1.")
+	msg = quotedValue.ReplaceAllString(msg, "Value does not exist")
+	return foundValue.ReplaceAllString(msg, ".")
 }
 
 // inputField names an input field from a path below the field or variable, relative to
@@ -115,7 +132,7 @@ func itoa(n int) string {
 func RecoverFunc(logger *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, p any) error {
 		reqID := middleware.GetReqID(ctx)
-		logger.ErrorContext(ctx, "graphql: panic", "request_id", reqID, "panic", p, "stack", string(debug.Stack()))
+		logger.ErrorContext(ctx, "graphql: panic", "panic", p, "stack", string(debug.Stack())) // request_id comes from ctx
 		return &crm.Error{Code: crm.EINTERNAL, Message: "Internal error.", Extensions: map[string]any{"requestId": reqID}}
 	}
 }

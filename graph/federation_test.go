@@ -150,3 +150,19 @@ func TestEntitiesAuthorised(t *testing.T) {
 	}
 	s.mustPost(t, "", `{ _service { sdl } }`, nil, nil)
 }
+
+// TestEntitiesBadRepresentation: malformed representations are the caller's error.
+func TestEntitiesBadRepresentation(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	q := `query($r: [_Any!]!) { _entities(representations: $r) { ... on Holder { id } } }`
+	for name, rep := range map[string]map[string]any{
+		"id not a UUID": {"__typename": "Holder", "id": "nope"},
+		"no id":         {"__typename": "Holder"},
+		"unknown type":  {"__typename": "Nope", "id": "01890f4e-3b5c-7d2a-9f00-1a2b3c4d5e6f"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantCode(t, s.post(t, newOrg(), q, map[string]any{"r": []map[string]any{rep}}, nil), crm.EINVALID)
+		})
+	}
+}

@@ -155,7 +155,13 @@ func traceRootField(ctx context.Context, next graphql.RootResolver) graphql.Mars
 	if fc == nil {
 		return next(ctx)
 	}
-	ctx, span := tracer.Start(ctx, "graphql."+fc.Object+"."+fc.Field.Name)
+	op := "Query"
+	if graphql.HasOperationContext(ctx) {
+		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Mutation {
+			op = "Mutation"
+		}
+	}
+	ctx, span := tracer.Start(ctx, "graphql."+op+"."+fc.Field.Name)
 	defer span.End()
 	return next(ctx)
 }

@@ -49,6 +49,11 @@ func httpGuard(limit int64, next http.Handler) http.Handler {
 				writeError(w, http.StatusRequestEntityTooLarge, crm.EREQUESTTOOLARGE, "The request body is larger than allowed.")
 				return
 			}
+			if !json.Valid(body) {
+				// gqlgen would answer with the whole body quoted back in the message.
+				writeError(w, http.StatusBadRequest, "BAD_REQUEST", "The request body is not valid JSON.")
+				return
+			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		case http.MethodOptions:
 			w.Header().Set("Allow", "GET, POST")

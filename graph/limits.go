@@ -46,6 +46,10 @@ func (p operationPolicy) MutateOperationContext(_ context.Context, oc *graphql.O
 	// gqlgen's own switch would also block _service; __schema and __type are refused above.
 	oc.DisableIntrospection = false
 
+	if err := checkRepresentations(oc); err != nil {
+		return err
+	}
+
 	w := walker{doc: oc.Doc}
 	depth := w.depth(oc.Operation.SelectionSet, 0)
 	if p.maxDepth > 0 && depth > p.maxDepth {
@@ -96,4 +100,32 @@ func (w *walker) depth(set ast.SelectionSet, level int) int {
 		}
 	}
 	return max
+}
+
+// entityTypes are the federation entities this subgraph resolves, all keyed by a UUID id.
+var entityTypes = map[string]bool{"Holder": true, "AliasAccount": true, "Account": true}
+
+// checkRepresentations refuses malformed _entities representations up front as
+// BAD_USER_INPUT (gqlgen's generated resolution would report them as internal errors).
+func checkRepresentations(oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation.Operation != ast.Query {
+		return nil
+	}
+	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, nil) {
+		if f.Name != "_entities" {
+			continue
+		}
+		reps, _ := f.ArgumentMap(oc.Variables)["representations"].([]any)
+		for i, r := range reps {
+			rep, _ := r.(map[string]any)
+			typ, _ := rep["__typename"].(string)
+			id, _ := rep["id"].(string)
+			if _, err := UnmarshalUUID(id); !entityTypes[typ] || err != nil {
+				e := gqlerror.Errorf("Invalid entity representation at index %d: it needs a __typename of Holder, AliasAccount or Account and a UUID id.", i)
+				e.Extensions = map[string]any{"code": "BAD_USER_INPUT"}
+				return e
+			}
+		}
+	}
+	return nil
 }

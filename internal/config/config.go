@@ -184,8 +184,8 @@ func Load(getenv Env) (Config, error) {
 	if prod && c.DatabaseURL == "" {
 		p.fail("DATABASE_URL", "is required in production (the embedded database is for development)")
 	}
-	if prod && c.DatabaseURL != "" && insecureRemoteDB(c.DatabaseURL) {
-		p.fail("DATABASE_URL", "must not use sslmode=disable to a non-loopback host in production")
+	if prod && c.DatabaseURL != "" && insecureRemoteDB(c.DatabaseURL, getenv) {
+		p.fail("DATABASE_URL", "must not use sslmode=disable, allow or prefer (which may fall back to plain text) to a non-loopback host in production: use require, verify-ca or verify-full")
 	}
 	if c.AuthEnabled && c.AuthAddress == "" {
 		p.fail("PLUGIN_AUTH_ADDRESS", "is required when PLUGIN_AUTH_ENABLED=true")
@@ -202,19 +202,37 @@ func Load(getenv Env) (Config, error) {
 	return c, nil
 }
 
-// insecureRemoteDB reports whether a database URL disables TLS towards a host that is not loopback.
-func insecureRemoteDB(dsn string) bool {
+// insecureRemoteDB reports whether a database URL may talk to a host that is not
+// loopback without TLS. It follows lib/pq's rules: sslmode and host come from the URL,
+// else from PGSSLMODE / PGHOST / PGHOSTADDR; unset, lib/pq's sslmode is "require".
+// "disable", "allow" and "prefer" may all end up in plain text.
+func insecureRemoteDB(dsn string, getenv Env) bool {
 	u, err := url.Parse(dsn)
-	if err != nil || u.Query().Get("sslmode") != "disable" {
+	if err != nil {
+		return true
+	}
+	q := u.Query()
+	mode := q.Get("sslmode")
+	if mode == "" {
+		mode = getenv("PGSSLMODE")
+	}
+	switch mode {
+	case "", "require", "verify-ca", "verify-full":
 		return false
 	}
-	// lib/pq also takes the host from the query string (host=, hostaddr=).
-	for _, host := range []string{u.Hostname(), u.Query().Get("host"), u.Query().Get("hostaddr")} {
-		if host == "" || host == "localhost" || strings.HasPrefix(host, "/") { // unix socket
-			continue
-		}
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			return true
+	hosts := []string{u.Hostname(), q.Get("host"), q.Get("hostaddr")}
+	if hosts[0] == "" && hosts[1] == "" && hosts[2] == "" {
+		hosts = []string{getenv("PGHOST"), getenv("PGHOSTADDR")}
+	}
+	for _, host := range hosts {
+		for _, h := range strings.Split(host, ",") { // lib/pq accepts several hosts
+			h = strings.TrimSpace(h)
+			if h == "" || h == "localhost" || strings.HasPrefix(h, "/") { // unix socket
+				continue
+			}
+			if ip := net.ParseIP(strings.Trim(h, "[]")); ip == nil || !ip.IsLoopback() {
+				return true
+			}
 		}
 	}
 	return false

@@ -31,6 +31,20 @@ func infoFrom(ctx context.Context) *requestInfo {
 	return i
 }
 
+var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._:/+=-]{1,64}$`)
+
+// RequestID gives every request an id (chi's middleware.RequestID), keeping a caller's
+// X-Request-Id only when it is a short token: clients must not choose what lands in logs.
+func RequestID(next http.Handler) http.Handler {
+	ids := middleware.RequestID(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := r.Header.Get(middleware.RequestIDHeader); id != "" && !requestIDRE.MatchString(id) {
+			r.Header.Del(middleware.RequestIDHeader)
+		}
+		ids.ServeHTTP(w, r)
+	})
+}
+
 // NewLogger returns a JSON slog logger writing to w at level. Every line logged with a
 // request's context carries its request_id (and trace_id when traced).
 func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
