@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 
-.PHONY: run test build generate check-generate vet fmt-check lint migrate-new clean-data node-deps graphiql
+.PHONY: run test build generate check-generate vet fmt-check lint migrate-new clean-data node-deps graphiql bench
 
 # Node projects (each with a package-lock.json): the offline GraphiQL build and the
 # federation / GraphQL-over-HTTP / browser tests. npm ci runs again when a lockfile changes.
@@ -33,6 +33,10 @@ ifneq ($(HAVE_NPM),)
 else
 	@echo "npm not found: /graphiql will load GraphiQL from a CDN"
 endif
+
+## bench: performance harness of issue 7 against pgbench (e.g. make bench BENCH_FLAGS="-holders 1000000")
+bench:
+	$(GO) run ./bench $(BENCH_FLAGS)
 
 ## build: a static binary at bin/crm-registry
 build:

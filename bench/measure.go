@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+)
+
+// Run names, in the order they run within one repetition: the references are
+// interleaved with the API runs they are compared with.
+const (
+	runSelectRef = "pgbench -S"
+	runHot       = "hot path"
+	runPage      = "page of 100"
+	runByDoc     = "holderByDocument"
+	runSingle    = "hot path, 1 client"
+	runOpen      = "hot path, open loop"
+	runWriteRef  = "pgbench -N"
+	runCreate    = "createHolder"
+)
+
+// rep is one repetition of the whole sequence.
+type rep struct {
+	selectRef, writeRef pgbenchResult
+	api                 map[string]runResult
+}
+
+type measurement struct {
+	reps  []rep
+	rssKB int64
+}
+
+// measure runs cfg.reps repetitions of: pgbench -S, hot path, page, holderByDocument,
+// hot path with one client, hot path open loop at half this repetition's hot-path
+// throughput, pgbench -N, createHolder.
+func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
+	data := e.data
+	closed := newHTTPClient(e.server.addr, cfg.clients)
+	defer closed.close()
+	openWorkers := max(64, 8*cfg.clients)
+	open := newHTTPClient(e.server.addr, openWorkers)
+	defer open.close()
+
+	hot, page, byDoc, create := hotPathWorkload(data), pageWorkload(data), byDocumentWorkload(data), createWorkload(data)
+	m := &measurement{}
+	for i := range cfg.reps {
+		log.Printf("repetition %d/%d (%v per run, %d clients)", i+1, cfg.reps, cfg.duration, cfg.clients)
+		r := rep{api: map[string]runResult{}}
+		seed := func(k int) uint64 { return cfg.seed*1_000_003 + uint64(i)*100 + uint64(k) }
+
+		ref, err := e.runPgbench(ctx, "-S", cfg.clients, cfg.duration)
+		if err != nil {
+			return nil, err
+		}
+		r.selectRef = ref
+		log.Printf("  %-22s %9.0f tps  avg %v  (failed %d)", runSelectRef, ref.tps, ref.latencyAvg.Round(time.Microsecond), ref.failed)
+
+		for k, x := range []struct {
+			name    string
+			w       workload
+			c       *httpClient
+			clients int
+		}{{runHot, hot, closed, cfg.clients}, {runPage, page, closed, cfg.clients}, {runByDoc, byDoc, closed, cfg.clients}, {runSingle, hot, closed, 1}} {
+			res, err := apiRun(ctx, e, x.c, x.w, x.clients, cfg, seed(k))
+			if err != nil {
+				return nil, err
+			}
+			r.api[x.name] = res
+			logRun(x.name, res)
+		}
+
+		rate := r.api[runHot].throughput() / 2
+		if rate > 0 {
+			s0, err := e.statements(ctx)
+			if err != nil {
+				return nil, err
+			}
+			res, err := openLoop(ctx, open, hot, rate, cfg.duration, openWorkers, seed(10))
+			if err != nil {
+				return nil, err
+			}
+			s1, err := e.statements(ctx)
+			if err != nil {
+				return nil, err
+			}
+			res.stmts = s1 - s0
+			r.api[runOpen] = res
+			logRun(fmt.Sprintf("%s @%.0f/s", runOpen, rate), res)
+		}
+
+		wref, err := e.runPgbench(ctx, "-N", cfg.clients, cfg.duration)
+		if err != nil {
+			return nil, err
+		}
+		r.writeRef = wref
+		log.Printf("  %-22s %9.0f tps  avg %v  (failed %d)", runWriteRef, wref.tps, wref.latencyAvg.Round(time.Microsecond), wref.failed)
+
+		res, err := apiRun(ctx, e, closed, create, cfg.clients, cfg, seed(20))
+		if err != nil {
+			return nil, err
+		}
+		r.api[runCreate] = res
+		logRun(runCreate, res)
+		m.reps = append(m.reps, r)
+	}
+	return m, nil
+}
+
+// apiRun warms up (unmeasured), then runs the closed loop, counting the database's
+// statements over exactly the measured requests.
+func apiRun(ctx context.Context, e *env, c *httpClient, w workload, clients int, cfg config, seed uint64) (runResult, error) {
+	if cfg.warmup > 0 {
+		wu := closedLoop(ctx, c, w, clients, cfg.warmup, seed^0xffff)
+		if err := ctx.Err(); err != nil {
+			return runResult{}, err
+		}
+		if wu.requests > 0 && wu.failures == wu.requests {
+			return runResult{}, fmt.Errorf("%s: every warm-up request failed, e.g. %s", w.name, wu.firstErr)
+		}
+	}
+	s0, err := e.statements(ctx)
+	if err != nil {
+		return runResult{}, err
+	}
+	res := closedLoop(ctx, c, w, clients, cfg.duration, seed)
+	if err := ctx.Err(); err != nil {
+		return runResult{}, err
+	}
+	s1, err := e.statements(ctx)
+	if err != nil {
+		return runResult{}, err
+	}
+	res.stmts = s1 - s0
+	return res, nil
+}
+
+func logRun(name string, r runResult) {
+	msg := fmt.Sprintf("  %-22s %9.0f req/s  p50 %v  p99 %v  %.2f SQL/req", name, r.throughput(),
+		r.percentile(0.50).Round(time.Microsecond), r.percentile(0.99).Round(time.Microsecond), r.stmtsPerRequest())
+	if r.failures > 0 {
+		msg += fmt.Sprintf("  FAILURES %d/%d, first: %s", r.failures, r.requests, r.firstErr)
+	}
+	log.Print(msg)
+}
