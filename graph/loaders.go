@@ -173,11 +173,13 @@ func loadersFrom(ctx context.Context) *Loaders {
 	return l
 }
 
-// prefetchAliasAccounts, when the query selects edges.node.aliasAccounts, loads the
-// alias accounts of a whole page of holders in one statement and primes the loader.
+// prefetchAliasAccounts, when the query selects the aliasAccounts at path (e.g.
+// edges.node.aliasAccounts on a page, or aliasAccounts of a single holder), loads the
+// alias accounts of the holders in one statement and primes the loader, so nothing
+// waits for a batch window.
 // Each account gets its parent as Holder, so aliasAccounts { holder } costs nothing more.
-func prefetchAliasAccounts(ctx context.Context, aliases crm.AliasAccountService, holders []*crm.Holder) error {
-	if len(holders) == 0 || !selects(ctx, "edges", "node", "aliasAccounts") {
+func prefetchAliasAccounts(ctx context.Context, aliases crm.AliasAccountService, holders []*crm.Holder, path ...string) error {
+	if len(holders) == 0 || !selects(ctx, path...) {
 		return nil
 	}
 	ids := make([]uuid.UUID, len(holders))
@@ -244,4 +246,16 @@ func selects(ctx context.Context, path ...string) bool {
 		fields = graphql.CollectFields(opCtx, next.Selections, nil)
 	}
 	return false
+}
+
+// holderWithAliasAccounts is the answer of a single-holder query, with its alias
+// accounts prefetched when they are selected.
+func holderWithAliasAccounts(ctx context.Context, aliases crm.AliasAccountService, h *crm.Holder, err error) (*crm.Holder, error) {
+	if err != nil || h == nil {
+		return h, err
+	}
+	if err := prefetchAliasAccounts(ctx, aliases, []*crm.Holder{h}, "aliasAccounts"); err != nil {
+		return nil, err
+	}
+	return h, nil
 }

@@ -145,7 +145,8 @@ func (r *mutationResolver) RemoveRelatedParty(ctx context.Context, input model.R
 
 // Holder is the resolver for the holder field.
 func (r *queryResolver) Holder(ctx context.Context, id uuid.UUID, includeDeleted *bool) (*crm.Holder, error) {
-	return notFoundIsNull(r.HolderService.FindHolderByID(ctx, id, includeDeleted != nil && *includeDeleted))
+	h, err := notFoundIsNull(r.HolderService.FindHolderByID(ctx, id, includeDeleted != nil && *includeDeleted))
+	return holderWithAliasAccounts(ctx, r.AliasAccountService, h, err)
 }
 
 // Holders is the resolver for the holders field.
@@ -155,7 +156,7 @@ func (r *queryResolver) Holders(ctx context.Context, filter *model.HolderFilter,
 	if err != nil {
 		return nil, err
 	}
-	if err := prefetchAliasAccounts(ctx, r.AliasAccountService, page.Holders); err != nil {
+	if err := prefetchAliasAccounts(ctx, r.AliasAccountService, page.Holders, "edges", "node", "aliasAccounts"); err != nil {
 		return nil, err
 	}
 	return toHolderConnection(page, f.Page), nil
@@ -163,7 +164,8 @@ func (r *queryResolver) Holders(ctx context.Context, filter *model.HolderFilter,
 
 // HolderByDocument is the resolver for the holderByDocument field.
 func (r *queryResolver) HolderByDocument(ctx context.Context, document string) (*crm.Holder, error) {
-	return notFoundIsNull(r.HolderService.FindHolderByDocument(ctx, document))
+	h, err := notFoundIsNull(r.HolderService.FindHolderByDocument(ctx, document))
+	return holderWithAliasAccounts(ctx, r.AliasAccountService, h, err)
 }
 
 // AliasAccount is the resolver for the aliasAccount field.

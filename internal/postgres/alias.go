@@ -26,25 +26,31 @@ type AliasAccountService struct {
 	db      *sqlx.DB
 	enc     fieldcrypt.Encrypter
 	holders *HolderService // maps the holder rows the hot path joins in
+	stmts   *stmtCache
 }
 
 // NewAliasAccountService returns an AliasAccountService over db that encrypts with enc.
 // It panics if enc is nil.
 func NewAliasAccountService(db *sqlx.DB, enc fieldcrypt.Encrypter) *AliasAccountService {
-	return &AliasAccountService{db: db, enc: enc, holders: NewHolderService(db, enc)}
+	return &AliasAccountService{db: db, enc: enc, holders: NewHolderService(db, enc), stmts: newStmtCache(db)}
 }
 
 const aliasColumns = `id, organization_id, holder_id, ledger_id, account_id, branch, bank_type, country_code,
 bank_id, opening_date, closing_date, data_enc, bank_account_hash, iban_hash, participant_document_hash,
 related_party_hashes, related_party_roles, metadata, version, created_at, updated_at, deleted_at`
 
+// aliasReadColumns are what reads need: the blind indexes and the related-party search
+// arrays are only written (toRow derives them from the decrypted data).
+const aliasReadColumns = `id, organization_id, holder_id, ledger_id, account_id, branch, bank_type, country_code,
+bank_id, opening_date, closing_date, data_enc, metadata, version, created_at, updated_at, deleted_at`
+
 // aliasRow is an alias_accounts row; data_enc holds aliasData, encrypted.
 type aliasRow struct {
-	ID                      uuid.UUID      `db:"id"`
-	OrganizationID          uuid.UUID      `db:"organization_id"`
-	HolderID                uuid.UUID      `db:"holder_id"`
-	LedgerID                uuid.UUID      `db:"ledger_id"`
-	AccountID               uuid.UUID      `db:"account_id"`
+	ID                      dbID           `db:"id"`
+	OrganizationID          dbID           `db:"organization_id"`
+	HolderID                dbID           `db:"holder_id"`
+	LedgerID                dbID           `db:"ledger_id"`
+	AccountID               dbID           `db:"account_id"`
 	Branch                  sql.NullString `db:"branch"`
 	BankType                sql.NullString `db:"bank_type"`
 	CountryCode             sql.NullString `db:"country_code"`
@@ -119,7 +125,7 @@ func (s *AliasAccountService) toRow(a *crm.AliasAccount) (aliasRow, error) {
 	}
 	org := a.OrganizationID
 	r := aliasRow{
-		ID: a.ID, OrganizationID: org, HolderID: a.HolderID, LedgerID: a.LedgerID, AccountID: a.AccountID,
+		ID: dbID(a.ID), OrganizationID: dbID(org), HolderID: dbID(a.HolderID), LedgerID: dbID(a.LedgerID), AccountID: dbID(a.AccountID),
 		DataEnc: enc, Metadata: meta, Version: a.Version, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 		BankAccountHash:         s.index(org, idxBankAccount, d.Account),
 		IBANHash:                s.index(org, idxIBAN, d.IBAN),
@@ -145,20 +151,21 @@ func (s *AliasAccountService) toRow(a *crm.AliasAccount) (aliasRow, error) {
 }
 
 func (s *AliasAccountService) toAlias(r *aliasRow) (*crm.AliasAccount, error) {
-	plain, err := s.enc.Decrypt(r.DataEnc, aliasAAD(r.OrganizationID, r.ID))
+	id, org := uuid.UUID(r.ID), uuid.UUID(r.OrganizationID)
+	plain, err := s.enc.Decrypt(r.DataEnc, aliasAAD(org, id))
 	if err != nil {
-		return nil, fmt.Errorf("decrypt alias account %s: %w", r.ID, err)
+		return nil, fmt.Errorf("decrypt alias account %s: %w", id, err)
 	}
 	var d aliasData
 	if err := json.Unmarshal(plain, &d); err != nil {
-		return nil, fmt.Errorf("decode alias account %s: %w", r.ID, err)
+		return nil, fmt.Errorf("decode alias account %s: %w", id, err)
 	}
 	meta, err := unmarshalMetadata(r.Metadata)
 	if err != nil {
-		return nil, fmt.Errorf("decode alias account %s metadata: %w", r.ID, err)
+		return nil, fmt.Errorf("decode alias account %s metadata: %w", id, err)
 	}
 	a := &crm.AliasAccount{
-		ID: r.ID, OrganizationID: r.OrganizationID, HolderID: r.HolderID, LedgerID: r.LedgerID, AccountID: r.AccountID,
+		ID: id, OrganizationID: org, HolderID: uuid.UUID(r.HolderID), LedgerID: uuid.UUID(r.LedgerID), AccountID: uuid.UUID(r.AccountID),
 		RelatedParties: d.RelatedParties, Metadata: meta, Version: r.Version,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
@@ -259,7 +266,7 @@ func (s *AliasAccountService) CreateAliasAccount(ctx context.Context, a *crm.Ali
 	return nil
 }
 
-const findAliasByIDSQL = `SELECT ` + aliasColumns + ` FROM alias_accounts
+const findAliasByIDSQL = `SELECT ` + aliasReadColumns + ` FROM alias_accounts
 WHERE organization_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL)`
 
 // FindAliasAccountByID implements crm.AliasAccountService.
@@ -269,7 +276,7 @@ func (s *AliasAccountService) FindAliasAccountByID(ctx context.Context, id uuid.
 		return nil, err
 	}
 	var r aliasRow
-	if err := sqlx.GetContext(ctx, s.db, &r, findAliasByIDSQL, org, id, includeDeleted); err != nil {
+	if err := s.stmts.getOne(ctx, &r, findAliasByIDSQL, org, id, includeDeleted); err != nil {
 		return nil, aliasNotFound(err)
 	}
 	return s.toAlias(&r)
@@ -291,11 +298,10 @@ type aliasWithHolderRow struct {
 // The hot path: one statement, one index probe on the partial unique index, the holder
 // joined in by primary key.
 const findAliasByLedgerAccountSQL = `SELECT a.id, a.organization_id, a.holder_id, a.ledger_id, a.account_id,
-a.branch, a.bank_type, a.country_code, a.bank_id, a.opening_date, a.closing_date, a.data_enc, a.bank_account_hash,
-a.iban_hash, a.participant_document_hash, a.related_party_hashes, a.related_party_roles, a.metadata, a.version,
+a.branch, a.bank_type, a.country_code, a.bank_id, a.opening_date, a.closing_date, a.data_enc, a.metadata, a.version,
 a.created_at, a.updated_at, a.deleted_at,
 h.id AS "h.id", h.organization_id AS "h.organization_id", h.type AS "h.type", h.external_id AS "h.external_id",
-h.data_enc AS "h.data_enc", h.document_hash AS "h.document_hash", h.metadata AS "h.metadata",
+h.data_enc AS "h.data_enc", h.metadata AS "h.metadata",
 h.version AS "h.version", h.created_at AS "h.created_at", h.updated_at AS "h.updated_at", h.deleted_at AS "h.deleted_at"
 FROM alias_accounts a JOIN holders h ON h.id = a.holder_id
 WHERE a.organization_id = $1 AND a.account_id = $2 AND a.deleted_at IS NULL`
@@ -307,7 +313,7 @@ func (s *AliasAccountService) FindAliasAccountByLedgerAccount(ctx context.Contex
 		return nil, err
 	}
 	var r aliasWithHolderRow
-	if err := sqlx.GetContext(ctx, s.db, &r, findAliasByLedgerAccountSQL, org, accountID); err != nil {
+	if err := s.stmts.getOne(ctx, &r, findAliasByLedgerAccountSQL, org, accountID); err != nil {
 		return nil, aliasNotFound(err)
 	}
 	a, err := s.toAlias(&r.aliasRow)
@@ -321,11 +327,11 @@ func (s *AliasAccountService) FindAliasAccountByLedgerAccount(ctx context.Contex
 }
 
 const (
-	findAliasesByHolderIDsSQL = `SELECT ` + aliasColumns + ` FROM alias_accounts
+	findAliasesByHolderIDsSQL = `SELECT ` + aliasReadColumns + ` FROM alias_accounts
 WHERE organization_id = $1 AND holder_id = ANY($2) AND deleted_at IS NULL ORDER BY holder_id, id`
-	findAliasesByIDsSQL = `SELECT ` + aliasColumns + ` FROM alias_accounts
+	findAliasesByIDsSQL = `SELECT ` + aliasReadColumns + ` FROM alias_accounts
 WHERE organization_id = $1 AND id = ANY($2) AND deleted_at IS NULL`
-	findAliasesByLedgerAccountsSQL = `SELECT ` + aliasColumns + ` FROM alias_accounts
+	findAliasesByLedgerAccountsSQL = `SELECT ` + aliasReadColumns + ` FROM alias_accounts
 WHERE organization_id = $1 AND account_id = ANY($2) AND deleted_at IS NULL`
 )
 
@@ -353,7 +359,7 @@ func (s *AliasAccountService) findMany(ctx context.Context, query string, ids []
 		return nil, nil
 	}
 	var rows []aliasRow
-	if err := sqlx.SelectContext(ctx, s.db, &rows, query, org, pq.Array(ids)); err != nil {
+	if err := s.stmts.selectAll(ctx, &rows, query, org, pq.Array(ids)); err != nil {
 		return nil, formatError(err)
 	}
 	return s.toAliases(rows)
@@ -422,7 +428,7 @@ func (s *AliasAccountService) FindAliasAccounts(ctx context.Context, f crm.Alias
 		w.add("metadata @> ?::jsonb", meta)
 	}
 	var rows []aliasRow
-	total, more, err := pageQuery(ctx, s.db, "alias_accounts", aliasColumns, w, f.Page, &rows)
+	total, more, err := pageQuery(ctx, s.db, "alias_accounts", aliasReadColumns, w, f.Page, &rows)
 	if err != nil {
 		return nil, err
 	}
@@ -434,7 +440,7 @@ func (s *AliasAccountService) FindAliasAccounts(ctx context.Context, f crm.Alias
 }
 
 const (
-	lockAliasSQL = `SELECT ` + aliasColumns + ` FROM alias_accounts
+	lockAliasSQL = `SELECT ` + aliasReadColumns + ` FROM alias_accounts
 WHERE organization_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL) FOR UPDATE`
 	updateAliasSQL = `UPDATE alias_accounts SET branch = :branch, bank_type = :bank_type, country_code = :country_code,
 bank_id = :bank_id, opening_date = :opening_date, closing_date = :closing_date, data_enc = :data_enc,

@@ -22,8 +22,9 @@ var _ crm.HolderService = (*HolderService)(nil)
 
 // HolderService implements crm.HolderService on PostgreSQL.
 type HolderService struct {
-	db  *sqlx.DB
-	enc fieldcrypt.Encrypter
+	db    *sqlx.DB
+	enc   fieldcrypt.Encrypter
+	stmts *stmtCache
 }
 
 // NewHolderService returns a HolderService over db that encrypts with enc.
@@ -32,15 +33,19 @@ func NewHolderService(db *sqlx.DB, enc fieldcrypt.Encrypter) *HolderService {
 	if enc == nil {
 		panic("postgres: NewHolderService needs an Encrypter")
 	}
-	return &HolderService{db: db, enc: enc}
+	return &HolderService{db: db, enc: enc, stmts: newStmtCache(db)}
 }
 
 const holderColumns = `id, organization_id, type, external_id, data_enc, document_hash, metadata, version, created_at, updated_at, deleted_at`
 
+// holderReadColumns are what reads need: the blind index is only written (toRow
+// recomputes it from the document).
+const holderReadColumns = `id, organization_id, type, external_id, data_enc, metadata, version, created_at, updated_at, deleted_at`
+
 // holderRow is a holders row. data_enc holds holderData, encrypted.
 type holderRow struct {
-	ID             uuid.UUID      `db:"id"`
-	OrganizationID uuid.UUID      `db:"organization_id"`
+	ID             dbID           `db:"id"`
+	OrganizationID dbID           `db:"organization_id"`
 	Type           string         `db:"type"`
 	ExternalID     sql.NullString `db:"external_id"`
 	DataEnc        []byte         `db:"data_enc"`
@@ -89,7 +94,7 @@ func (s *HolderService) toRow(h *crm.Holder) (holderRow, error) {
 		return holderRow{}, err
 	}
 	r := holderRow{
-		ID: h.ID, OrganizationID: h.OrganizationID, Type: string(h.Type), DataEnc: enc,
+		ID: dbID(h.ID), OrganizationID: dbID(h.OrganizationID), Type: string(h.Type), DataEnc: enc,
 		DocumentHash: s.documentIndex(h.OrganizationID, h.Document), Metadata: meta,
 		Version: h.Version, CreatedAt: h.CreatedAt, UpdatedAt: h.UpdatedAt,
 	}
@@ -103,20 +108,21 @@ func (s *HolderService) toRow(h *crm.Holder) (holderRow, error) {
 }
 
 func (s *HolderService) toHolder(r *holderRow) (*crm.Holder, error) {
-	plain, err := s.enc.Decrypt(r.DataEnc, holderAAD(r.OrganizationID, r.ID))
+	id, org := uuid.UUID(r.ID), uuid.UUID(r.OrganizationID)
+	plain, err := s.enc.Decrypt(r.DataEnc, holderAAD(org, id))
 	if err != nil {
-		return nil, fmt.Errorf("decrypt holder %s: %w", r.ID, err)
+		return nil, fmt.Errorf("decrypt holder %s: %w", id, err)
 	}
 	var d holderData
 	if err := json.Unmarshal(plain, &d); err != nil {
-		return nil, fmt.Errorf("decode holder %s: %w", r.ID, err)
+		return nil, fmt.Errorf("decode holder %s: %w", id, err)
 	}
 	meta, err := unmarshalMetadata(r.Metadata)
 	if err != nil {
-		return nil, fmt.Errorf("decode holder %s metadata: %w", r.ID, err)
+		return nil, fmt.Errorf("decode holder %s metadata: %w", id, err)
 	}
 	h := &crm.Holder{
-		ID: r.ID, OrganizationID: r.OrganizationID, Type: crm.HolderType(r.Type),
+		ID: id, OrganizationID: org, Type: crm.HolderType(r.Type),
 		Name: d.Name, Document: d.Document, Addresses: d.Addresses, Contact: d.Contact,
 		NaturalPerson: d.NaturalPerson, LegalPerson: d.LegalPerson, Metadata: meta,
 		Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
@@ -176,7 +182,7 @@ func (s *HolderService) CreateHolder(ctx context.Context, h *crm.Holder) error {
 	return nil
 }
 
-const findHolderByIDSQL = `SELECT ` + holderColumns + ` FROM holders
+const findHolderByIDSQL = `SELECT ` + holderReadColumns + ` FROM holders
 WHERE organization_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL)`
 
 // FindHolderByID implements crm.HolderService.
@@ -185,12 +191,8 @@ func (s *HolderService) FindHolderByID(ctx context.Context, id uuid.UUID, includ
 	if err != nil {
 		return nil, err
 	}
-	return findHolderByID(ctx, s.db, s, org, id, includeDeleted)
-}
-
-func findHolderByID(ctx context.Context, q sqlx.QueryerContext, s *HolderService, org, id uuid.UUID, includeDeleted bool) (*crm.Holder, error) {
 	var r holderRow
-	if err := sqlx.GetContext(ctx, q, &r, findHolderByIDSQL, org, id, includeDeleted); err != nil {
+	if err := s.stmts.getOne(ctx, &r, findHolderByIDSQL, org, id, includeDeleted); err != nil {
 		if err == sql.ErrNoRows {
 			return nil, crm.Errorf(crm.ENOTFOUND, "Holder not found.")
 		}
@@ -199,7 +201,7 @@ func findHolderByID(ctx context.Context, q sqlx.QueryerContext, s *HolderService
 	return s.toHolder(&r)
 }
 
-const findHolderByDocumentSQL = `SELECT ` + holderColumns + ` FROM holders
+const findHolderByDocumentSQL = `SELECT ` + holderReadColumns + ` FROM holders
 WHERE organization_id = $1 AND document_hash = $2 AND deleted_at IS NULL`
 
 // FindHolderByDocument implements crm.HolderService.
@@ -212,7 +214,7 @@ func (s *HolderService) FindHolderByDocument(ctx context.Context, document strin
 		return nil, crm.InvalidField("document", "must contain at least one letter or digit")
 	}
 	var r holderRow
-	if err := sqlx.GetContext(ctx, s.db, &r, findHolderByDocumentSQL, org, s.documentIndex(org, document)); err != nil {
+	if err := s.stmts.getOne(ctx, &r, findHolderByDocumentSQL, org, s.documentIndex(org, document)); err != nil {
 		if err == sql.ErrNoRows {
 			return nil, crm.Errorf(crm.ENOTFOUND, "Holder not found.")
 		}
@@ -221,7 +223,7 @@ func (s *HolderService) FindHolderByDocument(ctx context.Context, document strin
 	return s.toHolder(&r)
 }
 
-const findHoldersByIDsSQL = `SELECT ` + holderColumns + ` FROM holders
+const findHoldersByIDsSQL = `SELECT ` + holderReadColumns + ` FROM holders
 WHERE organization_id = $1 AND id = ANY($2) AND deleted_at IS NULL`
 
 // FindHoldersByIDs implements crm.HolderService.
@@ -234,7 +236,7 @@ func (s *HolderService) FindHoldersByIDs(ctx context.Context, ids []uuid.UUID) (
 		return nil, nil
 	}
 	var rows []holderRow
-	if err := sqlx.SelectContext(ctx, s.db, &rows, findHoldersByIDsSQL, org, pq.Array(ids)); err != nil {
+	if err := s.stmts.selectAll(ctx, &rows, findHoldersByIDsSQL, org, pq.Array(ids)); err != nil {
 		return nil, formatError(err)
 	}
 	return s.toHolders(rows)
@@ -277,7 +279,7 @@ func (s *HolderService) FindHolders(ctx context.Context, f crm.HolderFilter) (*c
 		w.add("created_at < ?", *f.CreatedBefore)
 	}
 	var rows []holderRow
-	total, more, err := pageQuery(ctx, s.db, "holders", holderColumns, w, f.Page, &rows)
+	total, more, err := pageQuery(ctx, s.db, "holders", holderReadColumns, w, f.Page, &rows)
 	if err != nil {
 		return nil, err
 	}
@@ -354,7 +356,7 @@ func marshalMetadata(m crm.Metadata) (string, error) {
 
 func unmarshalMetadata(s string) (crm.Metadata, error) {
 	m := crm.Metadata{}
-	if s == "" {
+	if s == "" || s == "{}" {
 		return m, nil
 	}
 	if err := json.Unmarshal([]byte(s), &m); err != nil {
@@ -363,7 +365,7 @@ func unmarshalMetadata(s string) (crm.Metadata, error) {
 	return m, nil
 }
 
-const findHoldersOfAliasAccountsSQL = `SELECT ` + holderColumns + ` FROM holders
+const findHoldersOfAliasAccountsSQL = `SELECT ` + holderReadColumns + ` FROM holders
 WHERE organization_id = $1 AND id = ANY($2)`
 
 // FindHoldersOfAliasAccounts implements crm.HolderService.
@@ -376,13 +378,13 @@ func (s *HolderService) FindHoldersOfAliasAccounts(ctx context.Context, ids []uu
 		return nil, nil
 	}
 	var rows []holderRow
-	if err := sqlx.SelectContext(ctx, s.db, &rows, findHoldersOfAliasAccountsSQL, org, pq.Array(ids)); err != nil {
+	if err := s.stmts.selectAll(ctx, &rows, findHoldersOfAliasAccountsSQL, org, pq.Array(ids)); err != nil {
 		return nil, formatError(err)
 	}
 	return s.toHolders(rows)
 }
 
-const lockHolderSQL = `SELECT ` + holderColumns + ` FROM holders
+const lockHolderSQL = `SELECT ` + holderReadColumns + ` FROM holders
 WHERE organization_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL) FOR UPDATE`
 
 // lockHolder reads a holder and locks its row until the transaction ends, so

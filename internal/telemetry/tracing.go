@@ -112,7 +112,31 @@ func (c *tracingConn) ExecContext(ctx context.Context, q string, args []driver.N
 }
 
 func (c *tracingConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
+	st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return &tracingStmt{Stmt: st, query: q}, nil
+}
+
+// tracingStmt gives each execution of a prepared statement its span.
+type tracingStmt struct {
+	driver.Stmt
+	query string
+}
+
+func (s *tracingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	ctx, span := startSQL(ctx, s.query)
+	rows, err := stmtQuery(ctx, s.Stmt, args)
+	endSQL(span, err)
+	return rows, err
+}
+
+func (s *tracingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	ctx, span := startSQL(ctx, s.query)
+	res, err := stmtExec(ctx, s.Stmt, args)
+	endSQL(span, err)
+	return res, err
 }
 
 func (c *tracingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
@@ -129,4 +153,28 @@ func (c *tracingConn) IsValid() bool { return c.Conn.(driver.Validator).IsValid(
 
 func (c *tracingConn) CheckNamedValue(nv *driver.NamedValue) error {
 	return c.Conn.(driver.NamedValueChecker).CheckNamedValue(nv)
+}
+
+// stmtQuery and stmtExec run a driver statement with its context methods when it has
+// them (lib/pq's prepared statements), else the legacy ones (its COPY statement).
+func stmtQuery(ctx context.Context, st driver.Stmt, args []driver.NamedValue) (driver.Rows, error) {
+	if q, ok := st.(driver.StmtQueryContext); ok {
+		return q.QueryContext(ctx, args)
+	}
+	return st.Query(plainValues(args)) //nolint:staticcheck // fallback for drivers without context support
+}
+
+func stmtExec(ctx context.Context, st driver.Stmt, args []driver.NamedValue) (driver.Result, error) {
+	if e, ok := st.(driver.StmtExecContext); ok {
+		return e.ExecContext(ctx, args)
+	}
+	return st.Exec(plainValues(args)) //nolint:staticcheck // fallback for drivers without context support
+}
+
+func plainValues(args []driver.NamedValue) []driver.Value {
+	vs := make([]driver.Value, len(args))
+	for i, a := range args {
+		vs[i] = a.Value
+	}
+	return vs
 }
