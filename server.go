@@ -107,7 +107,9 @@ func run(ctx context.Context, args runArgs) error {
 				logger.Warn("flush traces", "err", err)
 			}
 		}()
-		wrapConnector = telemetry.TraceConnector
+		wrapConnector = func(c driver.Connector) driver.Connector {
+			return postgres.ObserveStatements(c, telemetry.TraceStatement)
+		}
 		logger.Info("tracing enabled", "otlp_endpoint", cfg.OTLPEndpoint)
 	}
 

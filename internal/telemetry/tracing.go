@@ -67,114 +67,17 @@ func TraceHTTP(next http.Handler) http.Handler {
 	})
 }
 
-// TraceConnector wraps a database connector so that every statement is a span carrying
+// TraceStatement is a postgres.StatementHook that makes every statement a span carrying
 // its SQL text. The SQL is the server's own constant text with $n placeholders: values
 // are bound separately and never recorded.
-func TraceConnector(c driver.Connector) driver.Connector { return tracingConnector{c} }
-
-type tracingConnector struct{ driver.Connector }
-
-func (tc tracingConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := tc.Connector.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &tracingConn{Conn: conn}, nil
-}
-
-type tracingConn struct{ driver.Conn }
-
-func startSQL(ctx context.Context, query string) (context.Context, trace.Span) {
+func TraceStatement(ctx context.Context, query string) (context.Context, func(error)) {
 	op, _, _ := strings.Cut(strings.TrimSpace(query), " ")
-	return Tracer().Start(ctx, "SQL "+strings.ToUpper(op), trace.WithSpanKind(trace.SpanKindClient),
+	ctx, span := Tracer().Start(ctx, "SQL "+strings.ToUpper(op), trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("db.system", "postgresql"), attribute.String("db.statement", query)))
-}
-
-func endSQL(span trace.Span, err error) {
-	if err != nil && err != driver.ErrSkip {
-		span.SetStatus(codes.Error, "statement failed") // the driver's message may quote values
+	return ctx, func(err error) {
+		if err != nil && err != driver.ErrSkip {
+			span.SetStatus(codes.Error, "statement failed") // the driver's message may quote values
+		}
+		span.End()
 	}
-	span.End()
-}
-
-func (c *tracingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	ctx, span := startSQL(ctx, q)
-	rows, err := c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
-	endSQL(span, err)
-	return rows, err
-}
-
-func (c *tracingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	ctx, span := startSQL(ctx, q)
-	res, err := c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
-	endSQL(span, err)
-	return res, err
-}
-
-func (c *tracingConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	return &tracingStmt{Stmt: st, query: q}, nil
-}
-
-// tracingStmt gives each execution of a prepared statement its span.
-type tracingStmt struct {
-	driver.Stmt
-	query string
-}
-
-func (s *tracingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	ctx, span := startSQL(ctx, s.query)
-	rows, err := stmtQuery(ctx, s.Stmt, args)
-	endSQL(span, err)
-	return rows, err
-}
-
-func (s *tracingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	ctx, span := startSQL(ctx, s.query)
-	res, err := stmtExec(ctx, s.Stmt, args)
-	endSQL(span, err)
-	return res, err
-}
-
-func (c *tracingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
-}
-
-func (c *tracingConn) Ping(ctx context.Context) error { return c.Conn.(driver.Pinger).Ping(ctx) }
-
-func (c *tracingConn) ResetSession(ctx context.Context) error {
-	return c.Conn.(driver.SessionResetter).ResetSession(ctx)
-}
-
-func (c *tracingConn) IsValid() bool { return c.Conn.(driver.Validator).IsValid() }
-
-func (c *tracingConn) CheckNamedValue(nv *driver.NamedValue) error {
-	return c.Conn.(driver.NamedValueChecker).CheckNamedValue(nv)
-}
-
-// stmtQuery and stmtExec run a driver statement with its context methods when it has
-// them (lib/pq's prepared statements), else the legacy ones (its COPY statement).
-func stmtQuery(ctx context.Context, st driver.Stmt, args []driver.NamedValue) (driver.Rows, error) {
-	if q, ok := st.(driver.StmtQueryContext); ok {
-		return q.QueryContext(ctx, args)
-	}
-	return st.Query(plainValues(args)) //nolint:staticcheck // fallback for drivers without context support
-}
-
-func stmtExec(ctx context.Context, st driver.Stmt, args []driver.NamedValue) (driver.Result, error) {
-	if e, ok := st.(driver.StmtExecContext); ok {
-		return e.ExecContext(ctx, args)
-	}
-	return st.Exec(plainValues(args)) //nolint:staticcheck // fallback for drivers without context support
-}
-
-func plainValues(args []driver.NamedValue) []driver.Value {
-	vs := make([]driver.Value, len(args))
-	for i, a := range args {
-		vs[i] = a.Value
-	}
-	return vs
 }
