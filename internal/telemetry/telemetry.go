@@ -81,6 +81,9 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 			r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			next.ServeHTTP(ww, r)
+			if !logger.Enabled(r.Context(), slog.LevelInfo) {
+				return // LOG_LEVEL=warn or above: no access log, and nothing built for it
+			}
 			attrs := []slog.Attr{
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", ww.Status()), slog.Duration("duration", time.Since(start)),
