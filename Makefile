@@ -19,6 +19,8 @@ run: graphiql
 ## federation and GraphQL-over-HTTP checks with Node, the playground in headless Chromium)
 test: vet fmt-check graphiql
 	$(GO) test -race -count=1 ./...
+	# The storage layer again on the selectable pgx driver (DB_DRIVER=pgx).
+	PGTEST_DRIVER=pgx $(GO) test -count=1 ./internal/postgres/
 
 ## node-deps: install the Node projects' dependencies from their lockfiles
 node-deps: $(if $(HAVE_NPM),$(NODE_STAMPS))

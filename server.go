@@ -127,7 +127,9 @@ func run(ctx context.Context, args runArgs) error {
 		dsn = cluster.URL("crm")
 	}
 
-	db, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.StatementTimeout, WrapConnector: wrapConnector})
+	db, err := postgres.Open(ctx, dsn, postgres.Options{
+		MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.StatementTimeout, WrapConnector: wrapConnector, Driver: cfg.DBDriver,
+	})
 	if err != nil {
 		return err
 	}

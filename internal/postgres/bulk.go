@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -116,7 +117,9 @@ func BulkLoad(ctx context.Context, db *sqlx.DB, enc fieldcrypt.Encrypter, holder
 	return formatError(tx.Commit())
 }
 
-// copyRows copies rows (values in the order of columns, a comma-separated list) into table.
+// copyRows copies rows (values in the order of columns, a comma-separated list) into
+// table: with COPY on lib/pq, with multi-row INSERTs on other drivers (pgx's stdlib
+// driver has no COPY through database/sql).
 func copyRows(ctx context.Context, tx *sqlx.Tx, table, columns string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
@@ -124,6 +127,9 @@ func copyRows(ctx context.Context, tx *sqlx.Tx, table, columns string, rows [][]
 	cols := strings.Split(columns, ",")
 	for i := range cols {
 		cols[i] = strings.TrimSpace(cols[i])
+	}
+	if tx.DriverName() != "postgres" {
+		return insertRows(ctx, tx, table, cols, rows)
 	}
 	stmt, err := tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
 	if err != nil {
@@ -137,6 +143,35 @@ func copyRows(ctx context.Context, tx *sqlx.Tx, table, columns string, rows [][]
 	}
 	if _, err := stmt.ExecContext(ctx); err != nil { // flushes: constraint errors surface here
 		return formatError(err)
+	}
+	return nil
+}
+
+// insertRows inserts rows with multi-row INSERT statements of at most 65535 parameters.
+func insertRows(ctx context.Context, tx *sqlx.Tx, table string, cols []string, rows [][]any) error {
+	per := 65535 / len(cols)
+	for start := 0; start < len(rows); start += per {
+		end := min(start+per, len(rows))
+		var b strings.Builder
+		b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+		args := make([]any, 0, (end-start)*len(cols))
+		for i, r := range rows[start:end] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('(')
+			for j := range r {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				args = append(args, r[j])
+				b.WriteString("$" + strconv.Itoa(len(args)))
+			}
+			b.WriteByte(')')
+		}
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return formatError(err)
+		}
 	}
 	return nil
 }

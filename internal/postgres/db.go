@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
@@ -24,7 +26,16 @@ type Options struct {
 	// WrapConnector, when set, wraps the driver connector: a hook for statement-level
 	// instrumentation (tracing, counting in tests).
 	WrapConnector func(driver.Connector) driver.Connector
+	// Driver is the database/sql driver: DriverPQ (lib/pq, the default) or DriverPgx
+	// (pgx's stdlib driver). Errors are mapped by SQLSTATE and constraint for both.
+	Driver string
 }
+
+// Database drivers.
+const (
+	DriverPQ  = "pq"
+	DriverPgx = "pgx"
+)
 
 // Open connects to the database at dsn (a postgres:// URL) and checks it answers.
 // It asks lib/pq for binary parameters, so every parameterised statement is one round
@@ -43,14 +54,33 @@ func Open(ctx context.Context, dsn string, opts Options) (*sqlx.DB, error) {
 	u.RawQuery = q.Encode()
 
 	var connector driver.Connector
-	connector, err = pq.NewConnector(u.String())
+	driverName := "postgres"
+	switch opts.Driver {
+	case "", DriverPQ:
+		connector, err = pq.NewConnector(u.String())
+	case DriverPgx:
+		q.Del("binary_parameters") // lib/pq's; pgx always binds in one round trip
+		q.Del("statement_timeout")
+		u.RawQuery = q.Encode()
+		var cfg *pgx.ConnConfig
+		cfg, err = pgx.ParseConfig(u.String())
+		if err == nil && opts.StatementTimeout > 0 {
+			cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
+		}
+		if err == nil {
+			connector = stdlib.GetConnector(*cfg)
+		}
+		driverName = "pgx"
+	default:
+		return nil, fmt.Errorf("open database: unknown driver %q (use %s or %s)", opts.Driver, DriverPQ, DriverPgx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	if opts.WrapConnector != nil {
 		connector = opts.WrapConnector(connector)
 	}
-	db := sqlx.NewDb(sql.OpenDB(connector), "postgres")
+	db := sqlx.NewDb(sql.OpenDB(connector), driverName)
 	if opts.MaxConns > 0 {
 		db.SetMaxOpenConns(opts.MaxConns)
 		db.SetMaxIdleConns(opts.MaxConns)

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lib/pq"
 
 	"github.com/lerianstudio/crm-registry/internal/crm"
@@ -16,20 +17,30 @@ func formatError(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return crm.Errorf(crm.ENOTFOUND, "Not found.")
 	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return mapSQLState(err, pgErr.Code, pgErr.ConstraintName)
+	}
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) {
-		switch pqErr.Constraint {
-		case "holders_document_hash_active_key":
-			return crm.Errorf(crm.EDOCUMENTEXISTS, "A holder with this document already exists.")
-		case "alias_accounts_account_id_active_key":
-			return crm.Errorf(crm.EACCOUNTLINKED, "This ledger account already has an alias account.")
-		}
-		switch pqErr.Code {
-		case "22021", "22P05": // character_not_in_repertoire, untranslatable_character: validation should have caught it
-			return crm.Errorf(crm.EINVALID, "Input contains characters that cannot be stored.")
-		case "57014": // query_canceled: statement_timeout or a cancelled request
-			return crm.Errorf(crm.ETIMEOUT, "The operation took too long and was cancelled.")
-		}
+		return mapSQLState(err, string(pqErr.Code), pqErr.Constraint)
+	}
+	return err
+}
+
+// mapSQLState maps a server error (SQLSTATE and constraint name) of either driver.
+func mapSQLState(err error, code, constraint string) error {
+	switch constraint {
+	case "holders_document_hash_active_key":
+		return crm.Errorf(crm.EDOCUMENTEXISTS, "A holder with this document already exists.")
+	case "alias_accounts_account_id_active_key":
+		return crm.Errorf(crm.EACCOUNTLINKED, "This ledger account already has an alias account.")
+	}
+	switch code {
+	case "22021", "22P05": // character_not_in_repertoire, untranslatable_character: validation should have caught it
+		return crm.Errorf(crm.EINVALID, "Input contains characters that cannot be stored.")
+	case "57014": // query_canceled: statement_timeout or a cancelled request
+		return crm.Errorf(crm.ETIMEOUT, "The operation took too long and was cancelled.")
 	}
 	return err
 }

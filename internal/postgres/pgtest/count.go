@@ -37,6 +37,7 @@ func MustOpenCountingDB(tb testing.TB) (*sqlx.DB, *StatementCounter) {
 	counter := &StatementCounter{}
 	db, err := postgres.Open(context.Background(), c.URL(name), postgres.Options{
 		MaxConns: 8,
+		Driver:   Driver(),
 		WrapConnector: func(dc driver.Connector) driver.Connector {
 			return postgres.ObserveStatements(dc, func(ctx context.Context, _ string) (context.Context, func(error)) {
 				counter.n.Add(1)

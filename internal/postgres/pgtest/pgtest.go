@@ -5,6 +5,7 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,13 +57,17 @@ func MustOpenDB(tb testing.TB) *sqlx.DB {
 	if err != nil {
 		tb.Fatalf("create test database: %v", err)
 	}
-	db, err := postgres.Open(ctx, c.URL(name), postgres.Options{MaxConns: 8})
+	db, err := postgres.Open(ctx, c.URL(name), postgres.Options{MaxConns: 8, Driver: Driver()})
 	if err != nil {
 		tb.Fatalf("open test database: %v", err)
 	}
 	tb.Cleanup(func() { db.Close() })
 	return db
 }
+
+// Driver is the database driver the tests use: PGTEST_DRIVER (pq or pgx), default pq,
+// so the whole suite can be run against either driver.
+func Driver() string { return os.Getenv("PGTEST_DRIVER") }
 
 // URL returns the connection URL of the test database db was opened on.
 func URL(dbname string) string { return devdb.Shared().URL(dbname) }
