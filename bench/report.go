@@ -289,7 +289,7 @@ func (r *report) markdown() string {
 		s = append(s, fmt.Sprintf("%s=%s", k, e.settings[k]))
 	}
 	fmt.Fprintf(&b, "%s; data directory on %s.\n", strings.Join(s, ", "), e.dataDirFS)
-	srvEnv := "none (defaults: DB_MAX_CONNS = 2 × cores, GOGC 100)"
+	srvEnv := "none (defaults: DB_MAX_CONNS = 2 × cores, DB_DRIVER=pq, GOGC 400 and a 200 MiB soft memory limit set by the server)"
 	if len(cfg.serverEnv) > 0 {
 		srvEnv = "`" + strings.Join(cfg.serverEnv, " ") + "`"
 	}
