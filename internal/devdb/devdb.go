@@ -115,6 +115,7 @@ func StartTemp(ctx context.Context, opts Options) (*Cluster, error) {
 	c, err := h.launch(ctx, dir, opts, true)
 	if err != nil {
 		_ = os.RemoveAll(dir)
+		_ = os.Remove(dir + ".owner")
 		return nil, fmt.Errorf("devdb: start temporary PostgreSQL: %w", err)
 	}
 	return c, nil
@@ -165,6 +166,7 @@ func (c *Cluster) Stop() error {
 		err := c.terminate()
 		if c.temp {
 			err = errors.Join(err, os.RemoveAll(c.dataDir))
+			_ = os.Remove(c.dataDir + ".owner")
 		}
 		if err != nil {
 			c.stopErr = fmt.Errorf("devdb: stop: %w", err)

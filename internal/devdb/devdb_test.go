@@ -215,3 +215,42 @@ func TestStartUnreachableDir(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStartTempSweepsOrphans: a temporary cluster whose test process died (no Stop) is
+// stopped and removed by the next StartTemp.
+func TestStartTempSweepsOrphans(t *testing.T) {
+	ctx := context.Background()
+	orphan, err := devdb.StartTemp(ctx, devdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = orphan.Stop() })
+	// A pid that certainly belongs to no live process: a child that has exited.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(orphan.DataDir()+".owner", []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	next, err := devdb.StartTemp(ctx, devdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Stop()
+	if _, err := os.Stat(orphan.DataDir()); !os.IsNotExist(err) {
+		t.Fatalf("orphan data dir %s still there (%v)", orphan.DataDir(), err)
+	}
+	db, err := sql.Open("postgres", orphan.URL("postgres")+"&connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.PingContext(ctx); err == nil {
+		t.Fatal("the orphan's postgres still answers")
+	}
+	if _, err := os.Stat(next.DataDir() + ".owner"); err != nil {
+		t.Fatalf("new cluster has no owner file: %v", err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // errNotInstalled says what to install when no server binaries are found.
@@ -186,8 +187,15 @@ func (h *host) tempDir() (string, error) {
 	if !h.reachable(parent) {
 		parent = "/var/tmp"
 	}
+	sweepTemp(parent, h.logf)
 	dir, err := os.MkdirTemp(parent, "crm-devdb-test-")
 	if err != nil {
+		return "", err
+	}
+	// The owner file (beside the data dir: initdb wants an empty directory) lets a later
+	// run clean up after a test binary that died without stopping its cluster.
+	if err := os.WriteFile(dir+".owner", []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		_ = os.RemoveAll(dir)
 		return "", err
 	}
 	if err := h.own(dir); err != nil {
@@ -295,4 +303,43 @@ func (h *host) openLog(path string) (*os.File, int64, error) {
 		return nil, 0, fmt.Errorf("server log: %w", err)
 	}
 	return f, fi.Size(), nil
+}
+
+// sweepTemp stops and removes the temporary clusters under parent whose owning process
+// is gone (a test binary killed by a panic or a timeout never runs its Stop).
+func sweepTemp(parent string, logf func(string, ...any)) {
+	owners, _ := filepath.Glob(filepath.Join(parent, "crm-devdb-test-*.owner"))
+	for _, owner := range owners {
+		b, err := os.ReadFile(owner)
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || processAlive(pid) {
+			continue
+		}
+		dir := strings.TrimSuffix(owner, ".owner")
+		if pm, err := os.ReadFile(filepath.Join(dir, "postmaster.pid")); err == nil {
+			if first, _, _ := strings.Cut(string(pm), "\n"); first != "" {
+				if ppid, err := strconv.Atoi(strings.TrimSpace(first)); err == nil && postgresAlive(ppid) {
+					_ = syscall.Kill(ppid, syscall.SIGQUIT) // immediate shutdown: nothing to keep
+					for i := 0; i < 100 && postgresAlive(ppid); i++ {
+						time.Sleep(20 * time.Millisecond)
+					}
+					if postgresAlive(ppid) {
+						_ = syscall.Kill(ppid, syscall.SIGKILL)
+					}
+				}
+			}
+		}
+		_ = os.RemoveAll(dir)
+		_ = os.Remove(owner)
+		logf("removed the stale temporary cluster %s (its test process %d is gone)", dir, pid)
+	}
+}
+
+// processAlive reports whether a process with this pid exists.
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
