@@ -59,6 +59,41 @@ func inOrder[T any](ids []uuid.UUID, found []*T, key func(*T) uuid.UUID) []*T {
 	return out
 }
 
+// findAccounts resolves Account representations (owned by the ledger subgraph: nothing
+// to look up for the account itself) and, so that the accounts' holder and aliasAccount
+// cost one statement each whatever the timing, fetches their alias accounts and those
+// accounts' holders for all representations at once and primes the loaders. A failure
+// here (say, no organization) is left to the fields, which report it each.
+func (r *Resolver) findAccounts(ctx context.Context, reps []*model.AccountByIDsInput) ([]*model.Account, error) {
+	out := make([]*model.Account, len(reps))
+	ids := make([]uuid.UUID, len(reps))
+	for i, rep := range reps {
+		out[i], ids[i] = &model.Account{ID: rep.ID}, rep.ID
+	}
+	as, err := r.AliasAccountService.FindAliasAccountsByLedgerAccounts(ctx, ids)
+	if err != nil {
+		return out, nil
+	}
+	l := loadersFrom(ctx)
+	byAccount := make(map[uuid.UUID]*crm.AliasAccount, len(as))
+	holderIDs := make([]uuid.UUID, 0, len(as))
+	for _, a := range as {
+		byAccount[a.AccountID] = a
+		holderIDs = append(holderIDs, a.HolderID)
+	}
+	for _, id := range ids {
+		l.AliasAccountByLedgerAccount().Prime(ctx, id, byAccount[id])
+	}
+	if len(holderIDs) > 0 {
+		if hs, err := r.HolderService.FindHoldersOfAliasAccounts(ctx, holderIDs); err == nil {
+			for _, h := range hs {
+				l.HolderOfAliasAccount().Prime(ctx, h.ID, h)
+			}
+		}
+	}
+	return out, nil
+}
+
 // aliasAccountOfLedgerAccount resolves Account.aliasAccount through a loader, so the
 // accounts of one _entities call cost one statement.
 func aliasAccountOfLedgerAccount(ctx context.Context, accountID uuid.UUID) (*crm.AliasAccount, error) {

@@ -8,14 +8,13 @@ package graph
 import (
 	"context"
 
-	"github.com/google/uuid"
 	"github.com/lerianstudio/crm-registry/graph/model"
 	"github.com/lerianstudio/crm-registry/internal/crm"
 )
 
-// FindAccountByID is the resolver for the findAccountByID field.
-func (r *entityResolver) FindAccountByID(ctx context.Context, id uuid.UUID) (*model.Account, error) {
-	return &model.Account{ID: id}, nil // owned by the ledger subgraph: nothing to look up
+// FindManyAccountByIDs is the resolver for the findManyAccountByIDs field.
+func (r *entityResolver) FindManyAccountByIDs(ctx context.Context, reps []*model.AccountByIDsInput) ([]*model.Account, error) {
+	return r.findAccounts(ctx, reps)
 }
 
 // FindManyAliasAccountByIDs is the resolver for the findManyAliasAccountByIDs field.

@@ -136,6 +136,8 @@ func (ec *executionContext) resolveEntityGroup(
 
 func isMulti(typeName string) bool {
 	switch typeName {
+	case "Account":
+		return true
 	case "AliasAccount":
 		return true
 	case "Holder":
@@ -159,25 +161,6 @@ func (ec *executionContext) resolveEntity(
 	}()
 
 	switch typeName {
-	case "Account":
-		resolverName, err := entityResolverNameForAccount(ctx, rep)
-		if err != nil {
-			return nil, fmt.Errorf(`finding resolver for Entity "Account": %w`, err)
-		}
-		switch resolverName {
-
-		case "findAccountByID":
-			id0, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, rep["id"])
-			if err != nil {
-				return nil, fmt.Errorf(`unmarshalling param 0 for findAccountByID(): %w`, err)
-			}
-			entity, err := ec.Resolvers.Entity().FindAccountByID(ctx, id0)
-			if err != nil {
-				return nil, fmt.Errorf(`resolving Entity "Account": %w`, err)
-			}
-
-			return entity, nil
-		}
 
 	}
 	return nil, fmt.Errorf("%w: %s", ErrUnknownType, typeName)
@@ -198,6 +181,46 @@ func (ec *executionContext) resolveManyEntities(
 	}()
 
 	switch typeName {
+
+	case "Account":
+		resolverName, err := entityResolverNameForAccount(ctx, reps[0].entity)
+		if err != nil {
+			return fmt.Errorf(`finding resolver for Entity "Account": %w`, err)
+		}
+		switch resolverName {
+
+		case "findManyAccountByIDs":
+			typedReps := make([]*model.AccountByIDsInput, len(reps))
+
+			for i, rep := range reps {
+				id0, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, rep.entity["id"])
+				if err != nil {
+					return errors.New(fmt.Sprintf("Field %s undefined in schema.", "id"))
+				}
+
+				typedReps[i] = &model.AccountByIDsInput{
+					ID: id0,
+				}
+			}
+
+			entities, err := ec.Resolvers.Entity().FindManyAccountByIDs(ctx, typedReps)
+			entityErrs, err := fedruntime.SplitEntityBatchErrors(err)
+			if err != nil {
+				return err
+			}
+
+			for i, entity := range entities {
+				if i < len(entityErrs) && entityErrs[i] != nil {
+					ec.Error(graphql.WithPathContext(ctx, graphql.NewPathWithIndex(reps[i].index)), entityErrs[i])
+					continue
+				}
+				list[reps[i].index] = entity
+			}
+			return nil
+
+		default:
+			return fmt.Errorf("unknown resolver: %s", resolverName)
+		}
 
 	case "AliasAccount":
 		resolverName, err := entityResolverNameForAliasAccount(ctx, reps[0].entity)
@@ -313,7 +336,7 @@ func entityResolverNameForAccount(ctx context.Context, rep EntityRepresentation)
 				fmt.Errorf("%w due to all null value KeyFields for Account", ErrTypeNotFound))
 			break
 		}
-		return "findAccountByID", nil
+		return "findManyAccountByIDs", nil
 	}
 	return "", fmt.Errorf("%w for Account due to %v", ErrTypeNotFound,
 		errors.Join(entityResolverErrs...).Error())

@@ -125,7 +125,7 @@ type ComplexityRoot struct {
 	}
 
 	Entity struct {
-		FindAccountByID           func(childComplexity int, id uuid.UUID) int
+		FindManyAccountByIDs      func(childComplexity int, reps []*model.AccountByIDsInput) int
 		FindManyAliasAccountByIDs func(childComplexity int, reps []*model.AliasAccountByIDsInput) int
 		FindManyHolderByIDs       func(childComplexity int, reps []*model.HolderByIDsInput) int
 	}
@@ -287,7 +287,7 @@ type AliasAccountResolver interface {
 	Holder(ctx context.Context, obj *crm.AliasAccount) (*crm.Holder, error)
 }
 type EntityResolver interface {
-	FindAccountByID(ctx context.Context, id uuid.UUID) (*model.Account, error)
+	FindManyAccountByIDs(ctx context.Context, reps []*model.AccountByIDsInput) ([]*model.Account, error)
 	FindManyAliasAccountByIDs(ctx context.Context, reps []*model.AliasAccountByIDsInput) ([]*crm.AliasAccount, error)
 	FindManyHolderByIDs(ctx context.Context, reps []*model.HolderByIDsInput) ([]*crm.Holder, error)
 }
@@ -622,17 +622,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateHolderPayload.Holder(childComplexity), true
 
-	case "Entity.findAccountByID":
-		if e.ComplexityRoot.Entity.FindAccountByID == nil {
+	case "Entity.findManyAccountByIDs":
+		if e.ComplexityRoot.Entity.FindManyAccountByIDs == nil {
 			break
 		}
 
-		args, err := ec.field_Entity_findAccountByID_args(ctx, rawArgs)
+		args, err := ec.field_Entity_findManyAccountByIDs_args(ctx, rawArgs)
 		if err != nil {
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Entity.FindAccountByID(childComplexity, args["id"].(uuid.UUID)), true
+		return e.ComplexityRoot.Entity.FindManyAccountByIDs(childComplexity, args["reps"].([]*model.AccountByIDsInput)), true
 	case "Entity.findManyAliasAccountByIDs":
 		if e.ComplexityRoot.Entity.FindManyAliasAccountByIDs == nil {
 			break
@@ -1268,6 +1268,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AccountByIDsInput", ec.unmarshalInputAccountByIDsInput),
 			graphql.NewInputUnmarshaler("AddRelatedPartyInput", ec.unmarshalInputAddRelatedPartyInput),
 			graphql.NewInputUnmarshaler("AddressInput", ec.unmarshalInputAddressInput),
 			graphql.NewInputUnmarshaler("AddressesInput", ec.unmarshalInputAddressesInput),
@@ -2260,7 +2261,7 @@ type RemoveRelatedPartyPayload {
 A Midaz ledger account. The ledger subgraph owns it; this registry adds who is behind it.
 Both are looked up in the organization of the request's X-Organization-Id header.
 """
-type Account @key(fields: "id") {
+type Account @key(fields: "id") @entityResolver(multi: true) {
   "The Midaz account id."
   id: ID!
   "The holder behind the account (through its active alias account), or null."
@@ -2325,6 +2326,10 @@ type Account @key(fields: "id") {
 # a union of all types that use the @key directive
 union _Entity = Account | AliasAccount | Holder
 
+input AccountByIDsInput {
+	ID: ID!
+}
+
 input AliasAccountByIDsInput {
 	ID: ID!
 }
@@ -2335,7 +2340,7 @@ input HolderByIDsInput {
 
 # fake type to build resolver interfaces for users to implement
 type Entity {
-	findAccountByID(id: ID!,): Account!
+	findManyAccountByIDs(reps: [AccountByIDsInput]!): [Account]
 	findManyAliasAccountByIDs(reps: [AliasAccountByIDsInput]!): [AliasAccount]
 	findManyHolderByIDs(reps: [HolderByIDsInput]!): [Holder]
 }
@@ -2888,17 +2893,17 @@ func (ec *executionContext) dir_auth_args(ctx context.Context, rawArgs map[strin
 	return args, nil
 }
 
-func (ec *executionContext) field_Entity_findAccountByID_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+func (ec *executionContext) field_Entity_findManyAccountByIDs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
-		func(ctx context.Context, v any) (uuid.UUID, error) {
-			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reps",
+		func(ctx context.Context, v any) ([]*model.AccountByIDsInput, error) {
+			return ec.unmarshalNAccountByIDsInput2ᚕᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAccountByIDsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["id"] = arg0
+	args["reps"] = arg0
 	return args, nil
 }
 
@@ -4635,27 +4640,27 @@ func (ec *executionContext) fieldContext_CreateHolderPayload_holder(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _Entity_findAccountByID(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+func (ec *executionContext) _Entity_findManyAccountByIDs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Entity_findAccountByID(ctx, field)
+			return ec.fieldContext_Entity_findManyAccountByIDs(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Entity().FindAccountByID(ctx, fc.Args["id"].(uuid.UUID))
+			return ec.Resolvers.Entity().FindManyAccountByIDs(ctx, fc.Args["reps"].([]*model.AccountByIDsInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Account) graphql.Marshaler {
-			return ec.marshalNAccount2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAccount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Account) graphql.Marshaler {
+			return ec.marshalOAccount2ᚕᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAccount(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
-func (ec *executionContext) fieldContext_Entity_findAccountByID(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Entity_findManyAccountByIDs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Entity",
 		Field:      field,
@@ -4672,7 +4677,7 @@ func (ec *executionContext) fieldContext_Entity_findAccountByID(ctx context.Cont
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Entity_findAccountByID_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.field_Entity_findManyAccountByIDs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8768,6 +8773,48 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAccountByIDsInput(ctx context.Context, obj any) (model.AccountByIDsInput, error) {
+	var it model.AccountByIDsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAccountByIDsInput unmarshals raw into the AccountByIDsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAccountByIDsInput(ctx context.Context, raw any) (model.AccountByIDsInput, error) {
+	var out model.AccountByIDsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AccountByIDsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAddRelatedPartyInput(ctx context.Context, obj any) (model.AddRelatedPartyInput, error) {
 	var it model.AddRelatedPartyInput
 	if obj == nil {
@@ -11030,11 +11077,11 @@ func (ec *executionContext) _Entity(ctx context.Context, sel ast.SelectionSet) g
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Entity")
-		case "findAccountByID":
+		case "findManyAccountByIDs":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
-					return ec._Entity_findAccountByID(ctx, field)
+					return ec._Entity_findManyAccountByIDs(ctx, field)
 				})
 		case "findManyAliasAccountByIDs":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -12483,12 +12530,18 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNAccount2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAccount(ctx context.Context, sel ast.SelectionSet, v *model.Account) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "Account!")
-		return graphql.Null
+func (ec *executionContext) unmarshalNAccountByIDsInput2ᚕᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAccountByIDsInput(ctx context.Context, v any) ([]*model.AccountByIDsInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.AccountByIDsInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalOAccountByIDsInput2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAccountByIDsInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
 	}
-	return ec._Account(ctx, sel, v)
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalNAddRelatedPartyInput2githubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAddRelatedPartyInput(ctx context.Context, v any) (model.AddRelatedPartyInput, error) {
@@ -13203,6 +13256,34 @@ func (ec *executionContext) marshalNfederation__Scope2ᚕᚕstringᚄ(ctx contex
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalOAccount2ᚕᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAccount(ctx context.Context, sel ast.SelectionSet, v []*model.Account) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOAccount2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAccount(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOAccount2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAccount(ctx context.Context, sel ast.SelectionSet, v *model.Account) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Account(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOAccountByIDsInput2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAccountByIDsInput(ctx context.Context, v any) (*model.AccountByIDsInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAccountByIDsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOAddRelatedPartyPayload2ᚖgithubᚗcomᚋlerianstudioᚋcrmᚑregistryᚋgraphᚋmodelᚐAddRelatedPartyPayload(ctx context.Context, sel ast.SelectionSet, v *model.AddRelatedPartyPayload) graphql.Marshaler {

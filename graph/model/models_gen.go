@@ -23,6 +23,10 @@ type Account struct {
 
 func (Account) IsEntity() {}
 
+type AccountByIDsInput struct {
+	ID uuid.UUID `json:"ID"`
+}
+
 // A related party to add.
 type AddRelatedPartyInput struct {
 	// The active alias account.
