@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -114,17 +115,10 @@ func inputField(p ast.Path) string {
 			}
 			b.WriteString(string(v))
 		case ast.PathIndex:
-			b.WriteString("[" + itoa(int(v)) + "]")
+			b.WriteString("[" + strconv.Itoa(int(v)) + "]")
 		}
 	}
 	return b.String()
-}
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
 }
 
 // RecoverFunc returns gqlgen's recover func: it logs the panic with its stack and the

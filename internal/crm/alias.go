@@ -2,6 +2,7 @@ package crm
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,6 +51,9 @@ type BankingDetails struct {
 type RegulatoryFields struct {
 	ParticipantDocument *string `json:"participantDocument,omitempty"`
 }
+
+// MaxRelatedParties bounds the related parties of one alias account.
+const MaxRelatedParties = 100
 
 // RelatedPartyRole is the role a person plays for an alias account.
 type RelatedPartyRole string
@@ -107,8 +111,11 @@ func (a *AliasAccount) Validate() error {
 	if r := a.RegulatoryFields; r != nil {
 		checkOptional(&fe, "regulatoryFields.participantDocument", r.ParticipantDocument, 100)
 	}
+	if len(a.RelatedParties) > MaxRelatedParties {
+		fe.Add("relatedParties", "must have at most 100 entries")
+	}
 	for i, p := range a.RelatedParties {
-		p.validate(&fe, "relatedParties["+itoa(i)+"]")
+		p.validate(&fe, "relatedParties["+strconv.Itoa(i)+"]")
 	}
 	a.Metadata.validate(&fe, "metadata")
 	return fe.Err()

@@ -2,6 +2,7 @@ package crm
 
 import (
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -33,7 +34,7 @@ func checkRequired(fe *FieldErrors, field, v string, max int) {
 	case !utf8.ValidString(v) || strings.ContainsRune(v, 0):
 		fe.Add(field, "must be valid UTF-8 text without NUL characters")
 	case utf8.RuneCountInString(v) > max:
-		fe.Add(field, "must be at most "+itoa(max)+" characters")
+		fe.Add(field, "must be at most "+strconv.Itoa(max)+" characters")
 	}
 }
 
@@ -43,7 +44,7 @@ func checkOptional(fe *FieldErrors, field string, v *string, max int) {
 	case !utf8.ValidString(*v) || strings.ContainsRune(*v, 0):
 		fe.Add(field, "must be valid UTF-8 text without NUL characters")
 	case utf8.RuneCountInString(*v) > max:
-		fe.Add(field, "must be at most "+itoa(max)+" characters")
+		fe.Add(field, "must be at most "+strconv.Itoa(max)+" characters")
 	}
 }
 
@@ -72,19 +73,6 @@ func checkPastDate(fe *FieldErrors, field string, d *Date) {
 	if d != nil && d.After(time.Now().UTC()) {
 		fe.Add(field, "must not be in the future")
 	}
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for ; n > 0; n /= 10 {
-		i--
-		b[i] = byte('0' + n%10)
-	}
-	return string(b[i:])
 }
 
 // countryCodes are the officially assigned ISO 3166-1 alpha-2 codes.

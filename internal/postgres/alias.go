@@ -18,9 +18,6 @@ import (
 
 var _ crm.AliasAccountService = (*AliasAccountService)(nil)
 
-// MaxRelatedParties bounds the related parties of one alias account.
-const MaxRelatedParties = 100
-
 // AliasAccountService implements crm.AliasAccountService on PostgreSQL.
 type AliasAccountService struct {
 	db      *sqlx.DB
@@ -217,30 +214,11 @@ func (s *AliasAccountService) CreateAliasAccount(ctx context.Context, a *crm.Ali
 	if err != nil {
 		return err
 	}
-	if err := a.Validate(); err != nil {
+	n, err := newAliasAccount(a, org, now(), false)
+	if err != nil {
 		return err
 	}
-	if len(a.RelatedParties) > MaxRelatedParties {
-		return crm.InvalidField("relatedParties", "must have at most 100 entries")
-	}
-	n := *a
-	if n.ID, err = uuid.NewV7(); err != nil {
-		return err
-	}
-	t := now()
-	n.OrganizationID, n.Version, n.CreatedAt, n.UpdatedAt, n.DeletedAt, n.Holder = org, 1, t, t, nil, nil
-	if n.Metadata == nil {
-		n.Metadata = crm.Metadata{}
-	}
-	n.RelatedParties = make([]*crm.RelatedParty, len(a.RelatedParties))
-	for i, p := range a.RelatedParties {
-		c := *p
-		if c.ID, err = uuid.NewV7(); err != nil {
-			return err
-		}
-		n.RelatedParties[i] = &c
-	}
-	row, err := s.toRow(&n)
+	row, err := s.toRow(n)
 	if err != nil {
 		return err
 	}
@@ -262,8 +240,34 @@ func (s *AliasAccountService) CreateAliasAccount(ctx context.Context, a *crm.Ali
 	if err := tx.Commit(); err != nil {
 		return formatError(err)
 	}
-	*a = n
+	*a = *n
 	return nil
+}
+
+// newAliasAccount validates a and returns the record to store: a copy with the
+// organization, version 1, the creation time, and ids for it and its related parties
+// (kept where set with keepIDs, see newHolder).
+func newAliasAccount(a *crm.AliasAccount, org uuid.UUID, t time.Time, keepIDs bool) (*crm.AliasAccount, error) {
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	n := *a
+	if err := assignID(&n.ID, keepIDs); err != nil {
+		return nil, err
+	}
+	n.OrganizationID, n.Version, n.CreatedAt, n.UpdatedAt, n.DeletedAt, n.Holder = org, 1, t, t, nil, nil
+	if n.Metadata == nil {
+		n.Metadata = crm.Metadata{}
+	}
+	n.RelatedParties = make([]*crm.RelatedParty, len(a.RelatedParties))
+	for i, p := range a.RelatedParties {
+		c := *p
+		if err := assignID(&c.ID, keepIDs); err != nil {
+			return nil, err
+		}
+		n.RelatedParties[i] = &c
+	}
+	return &n, nil
 }
 
 const findAliasByIDSQL = `SELECT ` + aliasReadColumns + ` FROM alias_accounts
@@ -571,7 +575,7 @@ func (s *AliasAccountService) AddRelatedParty(ctx context.Context, aliasID uuid.
 		if err := checkVersion(expectedVersion, cur.Version); err != nil {
 			return nil, err
 		}
-		if len(cur.RelatedParties) >= MaxRelatedParties {
+		if len(cur.RelatedParties) >= crm.MaxRelatedParties {
 			return nil, crm.InvalidField("relatedParty", "the alias account already has 100 related parties")
 		}
 		id, err := uuid.NewV7()

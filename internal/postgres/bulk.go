@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
@@ -42,57 +41,26 @@ func BulkLoad(ctx context.Context, db *sqlx.DB, enc fieldcrypt.Encrypter, holder
 
 	holderRows := make([][]any, 0, len(holders))
 	for i, h := range holders {
-		if err := h.Validate(); err != nil {
+		n, err := newHolder(h, org, t, true)
+		if err != nil {
 			return bulkError("holders", i, err)
 		}
-		n := *h
-		if n.ID == uuid.Nil {
-			if n.ID, err = uuid.NewV7(); err != nil {
-				return err
-			}
-		}
-		n.OrganizationID, n.Version, n.CreatedAt, n.UpdatedAt, n.DeletedAt = org, 1, t, t, nil
-		if n.Metadata == nil {
-			n.Metadata = crm.Metadata{}
-		}
-		r, err := hs.toRow(&n)
+		r, err := hs.toRow(n)
 		if err != nil {
 			return err
 		}
 		holderRows = append(holderRows, []any{r.ID, r.OrganizationID, r.Type, r.ExternalID, r.DataEnc, r.DocumentHash,
 			r.Metadata, r.Version, r.CreatedAt, r.UpdatedAt, r.DeletedAt})
-		*h = n
+		*h = *n
 	}
 
 	aliasRows := make([][]any, 0, len(aliases))
 	for i, a := range aliases {
-		if err := a.Validate(); err != nil {
+		n, err := newAliasAccount(a, org, t, true)
+		if err != nil {
 			return bulkError("aliasAccounts", i, err)
 		}
-		if len(a.RelatedParties) > MaxRelatedParties {
-			return bulkError("aliasAccounts", i, crm.InvalidField("relatedParties", "must have at most 100 entries"))
-		}
-		n := *a
-		if n.ID == uuid.Nil {
-			if n.ID, err = uuid.NewV7(); err != nil {
-				return err
-			}
-		}
-		n.OrganizationID, n.Version, n.CreatedAt, n.UpdatedAt, n.DeletedAt, n.Holder = org, 1, t, t, nil, nil
-		if n.Metadata == nil {
-			n.Metadata = crm.Metadata{}
-		}
-		n.RelatedParties = make([]*crm.RelatedParty, len(a.RelatedParties))
-		for j, p := range a.RelatedParties {
-			c := *p
-			if c.ID == uuid.Nil {
-				if c.ID, err = uuid.NewV7(); err != nil {
-					return err
-				}
-			}
-			n.RelatedParties[j] = &c
-		}
-		r, err := as.toRow(&n)
+		r, err := as.toRow(n)
 		if err != nil {
 			return err
 		}
@@ -100,7 +68,7 @@ func BulkLoad(ctx context.Context, db *sqlx.DB, enc fieldcrypt.Encrypter, holder
 			r.CountryCode, r.BankID, r.OpeningDate, r.ClosingDate, r.DataEnc, r.BankAccountHash, r.IBANHash,
 			r.ParticipantDocumentHash, r.RelatedPartyHashes, r.RelatedPartyRoles, r.Metadata, r.Version, r.CreatedAt,
 			r.UpdatedAt, r.DeletedAt})
-		*a = n
+		*a = *n
 	}
 
 	tx, err := db.BeginTxx(ctx, nil)

@@ -158,27 +158,49 @@ func (s *HolderService) CreateHolder(ctx context.Context, h *crm.Holder) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Validate(); err != nil {
+	n, err := newHolder(h, org, now(), false)
+	if err != nil {
 		return err
 	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return fmt.Errorf("new holder id: %w", err)
-	}
-	now := now()
-	n := *h
-	n.ID, n.OrganizationID, n.Version, n.CreatedAt, n.UpdatedAt, n.DeletedAt = id, org, 1, now, now, nil
-	if n.Metadata == nil {
-		n.Metadata = crm.Metadata{}
-	}
-	row, err := s.toRow(&n)
+	row, err := s.toRow(n)
 	if err != nil {
 		return err
 	}
 	if _, err := sqlx.NamedExecContext(ctx, s.db, insertHolderSQL, row); err != nil {
 		return formatError(err)
 	}
-	*h = n
+	*h = *n
+	return nil
+}
+
+// newHolder validates h and returns the record to store: a copy with the organization,
+// version 1 and the creation time, a new UUIDv7 id (or, with keepID, the one h has, if
+// any: BulkLoad presets ids to link alias accounts), and empty rather than absent metadata.
+func newHolder(h *crm.Holder, org uuid.UUID, t time.Time, keepID bool) (*crm.Holder, error) {
+	if err := h.Validate(); err != nil {
+		return nil, err
+	}
+	n := *h
+	if err := assignID(&n.ID, keepID); err != nil {
+		return nil, err
+	}
+	n.OrganizationID, n.Version, n.CreatedAt, n.UpdatedAt, n.DeletedAt = org, 1, t, t, nil
+	if n.Metadata == nil {
+		n.Metadata = crm.Metadata{}
+	}
+	return &n, nil
+}
+
+// assignID gives a new record a UUIDv7, unless keep is set and it already has an id.
+func assignID(id *uuid.UUID, keep bool) error {
+	if keep && *id != uuid.Nil {
+		return nil
+	}
+	v, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("new id: %w", err)
+	}
+	*id = v
 	return nil
 }
 
