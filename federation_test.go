@@ -33,16 +33,7 @@ func TestFederation(t *testing.T) {
 		t.Fatalf("no Node tests in %s: %v", nodeDir, err)
 	}
 
-	// Not t.TempDir(): as root the embedded cluster runs as the postgres user, who must
-	// reach the data directory (see TestRunEmbedded).
-	dir, err := os.MkdirTemp("", "crm-federation-test-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := reachableTempDir(t)
 	env := map[string]string{
 		"SERVER_ADDRESS":             "127.0.0.1:0",
 		"DATA_DIR":                   filepath.Join(dir, "data"),

@@ -145,7 +145,7 @@ func TestOpsNoPersonalData(t *testing.T) {
 	}))
 	t.Cleanup(amProxy.Close)
 
-	dir := opsDataDir(t)
+	dir := reachableTempDir(t)
 	logs := &syncBuffer{}
 	base, stop := opsStart(t, opsEnv(dir,
 		"PLUGIN_AUTH_ENABLED", "true", "PLUGIN_AUTH_ADDRESS", amProxy.URL,

@@ -117,7 +117,7 @@ func opsLogLine(text, msg string) map[string]any {
 // (cleanly: no postmaster.pid left, and a new start does not find it running).
 func TestOpsGracefulShutdown(t *testing.T) {
 	t.Parallel()
-	dir := opsDataDir(t)
+	dir := reachableTempDir(t)
 	dataDir := filepath.Join(dir, "data")
 	logs, stderr := &syncBuffer{}, &syncBuffer{}
 	cmd := opsChild(t, dir, "server", map[string]string{
@@ -367,7 +367,7 @@ func opsSelfSigned(t *testing.T, dir string) (string, string, *x509.CertPool) {
 // plain HTTP on the same port is not served; the container health probe follows.
 func TestOpsTLS(t *testing.T) {
 	t.Parallel()
-	dir := opsDataDir(t)
+	dir := reachableTempDir(t)
 	certFile, keyFile, pool := opsSelfSigned(t, t.TempDir())
 	env := opsEnv(dir, "TLS_CERT_FILE", certFile, "TLS_KEY_FILE", keyFile)
 	base, _ := opsStart(t, env, nil)

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -33,22 +32,6 @@ const (
 
 // opsClient is the HTTP client of the tests: every request is bounded.
 var opsClient = &http.Client{Timeout: 60 * time.Second}
-
-// opsDataDir returns a fresh directory the embedded PostgreSQL can use. Not t.TempDir():
-// as root the cluster runs as the postgres user, who cannot reach t.TempDir's parent.
-// It is removed when the test ends, after the servers registered later have stopped.
-func opsDataDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "crm-ops-test-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
 
 // opsEnv is the environment of a development server on a free loopback port with its
 // embedded PostgreSQL under dir, the test keys, and extra name/value pairs.
@@ -316,7 +299,7 @@ const opsCreateHolder = `mutation CreateOne($in: CreateHolderInput!) { createHol
 // values; the operation label set is bounded and raw paths never become labels.
 func TestOpsMetrics(t *testing.T) {
 	t.Parallel()
-	dir := opsDataDir(t)
+	dir := reachableTempDir(t)
 	base, _ := opsStart(t, opsEnv(dir, "DB_MAX_CONNS", "3"), nil)
 
 	opsOK(t, "CreateOne", opsGQL(t, base, nil, opsCreateHolder, map[string]any{"in": map[string]any{
@@ -412,7 +395,7 @@ func TestOpsMetrics(t *testing.T) {
 func TestOpsMetricsAccessManager(t *testing.T) {
 	t.Parallel()
 	am := authtest.NewServer(t, authtest.Rule("lerian/ana", "holders", "get"))
-	dir := opsDataDir(t)
+	dir := reachableTempDir(t)
 	base, _ := opsStart(t, opsEnv(dir, "PLUGIN_AUTH_ENABLED", "true", "PLUGIN_AUTH_ADDRESS", am.URL), nil)
 
 	ana := map[string]string{"Authorization": "Bearer " + authtest.UserToken("lerian", "ana")}

@@ -82,13 +82,13 @@ func gqlPost(t *testing.T, base, org, query string, vars map[string]any) map[str
 	return out["data"].(map[string]any)
 }
 
-// TestRunEmbedded is `make run` as a new user meets it: no DATABASE_URL and no keys, so
-// the server writes development keys into .env, starts its own PostgreSQL, serves the
-// probes, GraphiQL and the API; and a second start reuses the same cluster and keys.
-func TestRunEmbedded(t *testing.T) {
-	// Not t.TempDir(): its parent is private to root, and as root the embedded cluster
-	// runs as the postgres user, who must reach the data directory.
-	dir, err := os.MkdirTemp("", "crm-run-test-*")
+// reachableTempDir returns a fresh directory for the embedded PostgreSQL, removed when
+// the test ends (after servers registered later have stopped). Not t.TempDir(): its
+// parent is private to root, and as root the cluster runs as the postgres user, who must
+// reach the data directory.
+func reachableTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "crm-test-*")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +96,14 @@ func TestRunEmbedded(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// TestRunEmbedded is `make run` as a new user meets it: no DATABASE_URL and no keys, so
+// the server writes development keys into .env, starts its own PostgreSQL, serves the
+// probes, GraphiQL and the API; and a second start reuses the same cluster and keys.
+func TestRunEmbedded(t *testing.T) {
+	dir := reachableTempDir(t)
 	dotEnv := filepath.Join(dir, ".env")
 	env := map[string]string{"SERVER_ADDRESS": "127.0.0.1:0", "DATA_DIR": filepath.Join(dir, "data")}
 	logs := &syncBuffer{}
