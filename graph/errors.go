@@ -3,8 +3,10 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -126,7 +128,14 @@ func inputField(p ast.Path) string {
 func RecoverFunc(logger *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, p any) error {
 		reqID := middleware.GetReqID(ctx)
-		logger.ErrorContext(ctx, "graphql: panic", "panic", p, "stack", string(debug.Stack())) // request_id comes from ctx
+		// The panic value itself could quote data a resolver held: log its type, and the
+		// message only of a runtime error (nil dereference, index out of range…), which
+		// carries none. The stack shows where. request_id comes from ctx.
+		what := fmt.Sprintf("%T", p)
+		if re, ok := p.(runtime.Error); ok {
+			what = re.Error()
+		}
+		logger.ErrorContext(ctx, "graphql: panic", "panic", what, "stack", string(debug.Stack()))
 		return &crm.Error{Code: crm.EINTERNAL, Message: "Internal error.", Extensions: map[string]any{"requestId": reqID}}
 	}
 }

@@ -42,6 +42,13 @@ type Loaders struct {
 	holder    *dataloader.Loader[uuid.UUID, *crm.Holder]
 }
 
+// newLoader builds a loader with this package's batch window and batch size.
+func newLoader[V any](batch dataloader.BatchFunc[uuid.UUID, V]) *dataloader.Loader[uuid.UUID, V] {
+	return dataloader.NewBatchedLoader(batch,
+		dataloader.WithWait[uuid.UUID, V](loaderWait),
+		dataloader.WithBatchCapacity[uuid.UUID, V](maxBatch))
+}
+
 // NewLoaders returns fresh loaders over the services.
 func NewLoaders(holders crm.HolderService, aliases crm.AliasAccountService) *Loaders {
 	return &Loaders{holders: holders, aliases: aliases}
@@ -50,9 +57,7 @@ func NewLoaders(holders crm.HolderService, aliases crm.AliasAccountService) *Loa
 // AliasAccountsByHolder loads each holder's active alias accounts.
 func (l *Loaders) AliasAccountsByHolder() *dataloader.Loader[uuid.UUID, []*crm.AliasAccount] {
 	l.aliasesByHolder.Do(func() {
-		l.byHolder = dataloader.NewBatchedLoader(aliasesByHolderBatch(l.aliases),
-			dataloader.WithWait[uuid.UUID, []*crm.AliasAccount](loaderWait),
-			dataloader.WithBatchCapacity[uuid.UUID, []*crm.AliasAccount](maxBatch))
+		l.byHolder = newLoader(aliasesByHolderBatch(l.aliases))
 	})
 	return l.byHolder
 }
@@ -61,9 +66,7 @@ func (l *Loaders) AliasAccountsByHolder() *dataloader.Loader[uuid.UUID, []*crm.A
 // there is none).
 func (l *Loaders) AliasAccountByLedgerAccount() *dataloader.Loader[uuid.UUID, *crm.AliasAccount] {
 	l.aliasByAccount.Do(func() {
-		l.byAccount = dataloader.NewBatchedLoader(aliasesByLedgerAccountBatch(l.aliases),
-			dataloader.WithWait[uuid.UUID, *crm.AliasAccount](loaderWait),
-			dataloader.WithBatchCapacity[uuid.UUID, *crm.AliasAccount](maxBatch))
+		l.byAccount = newLoader(aliasesByLedgerAccountBatch(l.aliases))
 	})
 	return l.byAccount
 }
@@ -73,9 +76,7 @@ func (l *Loaders) AliasAccountByLedgerAccount() *dataloader.Loader[uuid.UUID, *c
 // includeDeleted) still names the holder it belonged to.
 func (l *Loaders) HolderOfAliasAccount() *dataloader.Loader[uuid.UUID, *crm.Holder] {
 	l.holderOfAlias.Do(func() {
-		l.holder = dataloader.NewBatchedLoader(holdersBatch(l.holders),
-			dataloader.WithWait[uuid.UUID, *crm.Holder](loaderWait),
-			dataloader.WithBatchCapacity[uuid.UUID, *crm.Holder](maxBatch))
+		l.holder = newLoader(holdersBatch(l.holders))
 	})
 	return l.holder
 }
