@@ -112,6 +112,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) http.Handler {
 	srv.Use(operationPolicy{introspection: opts.Introspection, maxDepth: opts.MaxDepth, maxFields: opts.MaxFields})
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.AroundOperations(readScope)
 	srv.AroundRootFields(traceRootField)
 	if opts.Observer != nil {
 		srv.AroundResponses(observeResponse(opts.Observer))

@@ -6,6 +6,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/lerianstudio/crm-registry/internal/crm"
 )
 
 // Error codes of the operation limits (OWASP GraphQL cheat sheet: depth, amount, cost).
@@ -66,12 +68,17 @@ func (p operationPolicy) MutateOperationContext(_ context.Context, oc *graphql.O
 }
 
 // walker measures an operation, expanding fragments. Introspection subtrees are not
-// counted: tools such as GraphiQL send deep introspection queries.
+// counted: tools such as GraphiQL send deep introspection queries. With scope set, it
+// also gathers the parts of records the operation reads (see readScope).
 type walker struct {
 	doc    *ast.QueryDocument
 	fields int
-	seen   int // fragment expansions, bounded against pathological documents
+	seen   int // fragment expansions, at most maxFragmentExpansions
+	scope  *crm.ReadScope
 }
+
+// maxFragmentExpansions bounds the walk of pathological documents.
+const maxFragmentExpansions = 10000
 
 func (w *walker) depth(set ast.SelectionSet, level int) int {
 	max := level
@@ -83,6 +90,9 @@ func (w *walker) depth(set ast.SelectionSet, level int) int {
 				continue
 			}
 			w.fields++
+			if w.scope != nil {
+				addFieldParts(w.scope, s)
+			}
 			d = level + 1
 			if len(s.SelectionSet) > 0 {
 				d = w.depth(s.SelectionSet, level+1)
@@ -91,7 +101,7 @@ func (w *walker) depth(set ast.SelectionSet, level int) int {
 			d = w.depth(s.SelectionSet, level)
 		case *ast.FragmentSpread:
 			w.seen++
-			if f := w.doc.Fragments.ForName(s.Name); f != nil && w.seen < 10000 {
+			if f := w.doc.Fragments.ForName(s.Name); f != nil && w.seen < maxFragmentExpansions {
 				d = w.depth(f.SelectionSet, level)
 			}
 		}

@@ -147,37 +147,44 @@ func (s *AliasAccountService) toRow(a *crm.AliasAccount) (aliasRow, error) {
 	return r, nil
 }
 
-func (s *AliasAccountService) toAlias(r *aliasRow) (*crm.AliasAccount, error) {
+// toAlias maps a row to an alias account, decoding only the parts in parts (see
+// crm.ReadScope): reads pass their context's scope, write paths crm.AllParts.
+func (s *AliasAccountService) toAlias(r *aliasRow, parts crm.Parts) (*crm.AliasAccount, error) {
 	id, org := uuid.UUID(r.ID), uuid.UUID(r.OrganizationID)
-	plain, err := s.enc.Decrypt(r.DataEnc, aliasAAD(org, id))
-	if err != nil {
-		return nil, fmt.Errorf("decrypt alias account %s: %w", id, err)
-	}
-	var d aliasData
-	if err := json.Unmarshal(plain, &d); err != nil {
-		return nil, fmt.Errorf("decode alias account %s: %w", id, err)
-	}
-	meta, err := unmarshalMetadata(r.Metadata)
-	if err != nil {
-		return nil, fmt.Errorf("decode alias account %s metadata: %w", id, err)
-	}
 	a := &crm.AliasAccount{
 		ID: id, OrganizationID: org, HolderID: uuid.UUID(r.HolderID), LedgerID: uuid.UUID(r.LedgerID), AccountID: uuid.UUID(r.AccountID),
-		RelatedParties: d.RelatedParties, Metadata: meta, Version: r.Version,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
-	if a.RelatedParties == nil {
-		a.RelatedParties = []*crm.RelatedParty{}
+	if parts&crm.PersonalData != 0 {
+		plain, err := s.enc.Decrypt(r.DataEnc, aliasAAD(org, id))
+		if err != nil {
+			return nil, fmt.Errorf("decrypt alias account %s: %w", id, err)
+		}
+		var d aliasData
+		if err := json.Unmarshal(plain, &d); err != nil {
+			return nil, fmt.Errorf("decode alias account %s: %w", id, err)
+		}
+		a.RelatedParties = d.RelatedParties
+		if a.RelatedParties == nil {
+			a.RelatedParties = []*crm.RelatedParty{}
+		}
+		b := crm.BankingDetails{
+			Branch: ptrString(r.Branch), Type: ptrString(r.BankType), CountryCode: ptrString(r.CountryCode), BankID: ptrString(r.BankID),
+			OpeningDate: ptrDate(r.OpeningDate), ClosingDate: ptrDate(r.ClosingDate), Account: d.Account, IBAN: d.IBAN,
+		}
+		if b != (crm.BankingDetails{}) {
+			a.BankingDetails = &b
+		}
+		if d.ParticipantDocument != nil {
+			a.RegulatoryFields = &crm.RegulatoryFields{ParticipantDocument: d.ParticipantDocument}
+		}
 	}
-	b := crm.BankingDetails{
-		Branch: ptrString(r.Branch), Type: ptrString(r.BankType), CountryCode: ptrString(r.CountryCode), BankID: ptrString(r.BankID),
-		OpeningDate: ptrDate(r.OpeningDate), ClosingDate: ptrDate(r.ClosingDate), Account: d.Account, IBAN: d.IBAN,
-	}
-	if b != (crm.BankingDetails{}) {
-		a.BankingDetails = &b
-	}
-	if d.ParticipantDocument != nil {
-		a.RegulatoryFields = &crm.RegulatoryFields{ParticipantDocument: d.ParticipantDocument}
+	if parts&crm.MetadataPart != 0 {
+		meta, err := unmarshalMetadata(r.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("decode alias account %s metadata: %w", id, err)
+		}
+		a.Metadata = meta
 	}
 	if r.DeletedAt.Valid {
 		t := r.DeletedAt.Time.UTC()
@@ -186,10 +193,10 @@ func (s *AliasAccountService) toAlias(r *aliasRow) (*crm.AliasAccount, error) {
 	return a, nil
 }
 
-func (s *AliasAccountService) toAliases(rows []aliasRow) ([]*crm.AliasAccount, error) {
+func (s *AliasAccountService) toAliases(rows []aliasRow, parts crm.Parts) ([]*crm.AliasAccount, error) {
 	out := make([]*crm.AliasAccount, len(rows))
 	for i := range rows {
-		a, err := s.toAlias(&rows[i])
+		a, err := s.toAlias(&rows[i], parts)
 		if err != nil {
 			return nil, err
 		}
@@ -283,7 +290,7 @@ func (s *AliasAccountService) FindAliasAccountByID(ctx context.Context, id uuid.
 	if err := s.stmts.getOne(ctx, &r, findAliasByIDSQL, org, id, includeDeleted); err != nil {
 		return nil, aliasNotFound(err)
 	}
-	return s.toAlias(&r)
+	return s.toAlias(&r, crm.ReadScopeFromContext(ctx).AliasAccount)
 }
 
 func aliasNotFound(err error) error {
@@ -320,11 +327,12 @@ func (s *AliasAccountService) FindAliasAccountByLedgerAccount(ctx context.Contex
 	if err := s.stmts.getOne(ctx, &r, findAliasByLedgerAccountSQL, org, accountID); err != nil {
 		return nil, aliasNotFound(err)
 	}
-	a, err := s.toAlias(&r.aliasRow)
+	scope := crm.ReadScopeFromContext(ctx)
+	a, err := s.toAlias(&r.aliasRow, scope.AliasAccount)
 	if err != nil {
 		return nil, err
 	}
-	if a.Holder, err = s.holders.toHolder(&r.H); err != nil {
+	if a.Holder, err = s.holders.toHolder(&r.H, scope.Holder); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -366,7 +374,7 @@ func (s *AliasAccountService) findMany(ctx context.Context, query string, ids []
 	if err := s.stmts.selectAll(ctx, &rows, query, org, pq.Array(ids)); err != nil {
 		return nil, formatError(err)
 	}
-	return s.toAliases(rows)
+	return s.toAliases(rows, crm.ReadScopeFromContext(ctx).AliasAccount)
 }
 
 // FindAliasAccounts implements crm.AliasAccountService.
@@ -436,7 +444,7 @@ func (s *AliasAccountService) FindAliasAccounts(ctx context.Context, f crm.Alias
 	if err != nil {
 		return nil, err
 	}
-	as, err := s.toAliases(rows)
+	as, err := s.toAliases(rows, crm.ReadScopeFromContext(ctx).AliasAccount)
 	if err != nil {
 		return nil, err
 	}
@@ -473,7 +481,7 @@ func (s *AliasAccountService) change(ctx context.Context, id uuid.UUID, includeD
 	if err := sqlx.GetContext(ctx, tx, &r, lockAliasSQL, org, id, includeDeleted); err != nil {
 		return nil, aliasNotFound(err)
 	}
-	cur, err := s.toAlias(&r)
+	cur, err := s.toAlias(&r, crm.AllParts)
 	if err != nil {
 		return nil, err
 	}

@@ -107,25 +107,32 @@ func (s *HolderService) toRow(h *crm.Holder) (holderRow, error) {
 	return r, nil
 }
 
-func (s *HolderService) toHolder(r *holderRow) (*crm.Holder, error) {
+// toHolder maps a row to a holder, decoding only the parts in parts (see
+// crm.ReadScope): reads pass their context's scope, write paths crm.AllParts.
+func (s *HolderService) toHolder(r *holderRow, parts crm.Parts) (*crm.Holder, error) {
 	id, org := uuid.UUID(r.ID), uuid.UUID(r.OrganizationID)
-	plain, err := s.enc.Decrypt(r.DataEnc, holderAAD(org, id))
-	if err != nil {
-		return nil, fmt.Errorf("decrypt holder %s: %w", id, err)
-	}
-	var d holderData
-	if err := json.Unmarshal(plain, &d); err != nil {
-		return nil, fmt.Errorf("decode holder %s: %w", id, err)
-	}
-	meta, err := unmarshalMetadata(r.Metadata)
-	if err != nil {
-		return nil, fmt.Errorf("decode holder %s metadata: %w", id, err)
-	}
 	h := &crm.Holder{
 		ID: id, OrganizationID: org, Type: crm.HolderType(r.Type),
-		Name: d.Name, Document: d.Document, Addresses: d.Addresses, Contact: d.Contact,
-		NaturalPerson: d.NaturalPerson, LegalPerson: d.LegalPerson, Metadata: meta,
 		Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	if parts&crm.PersonalData != 0 {
+		plain, err := s.enc.Decrypt(r.DataEnc, holderAAD(org, id))
+		if err != nil {
+			return nil, fmt.Errorf("decrypt holder %s: %w", id, err)
+		}
+		var d holderData
+		if err := json.Unmarshal(plain, &d); err != nil {
+			return nil, fmt.Errorf("decode holder %s: %w", id, err)
+		}
+		h.Name, h.Document, h.Addresses, h.Contact = d.Name, d.Document, d.Addresses, d.Contact
+		h.NaturalPerson, h.LegalPerson = d.NaturalPerson, d.LegalPerson
+	}
+	if parts&crm.MetadataPart != 0 {
+		meta, err := unmarshalMetadata(r.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("decode holder %s metadata: %w", id, err)
+		}
+		h.Metadata = meta
 	}
 	if r.ExternalID.Valid {
 		h.ExternalID = &r.ExternalID.String
@@ -137,10 +144,10 @@ func (s *HolderService) toHolder(r *holderRow) (*crm.Holder, error) {
 	return h, nil
 }
 
-func (s *HolderService) toHolders(rows []holderRow) ([]*crm.Holder, error) {
+func (s *HolderService) toHolders(rows []holderRow, parts crm.Parts) ([]*crm.Holder, error) {
 	out := make([]*crm.Holder, len(rows))
 	for i := range rows {
-		h, err := s.toHolder(&rows[i])
+		h, err := s.toHolder(&rows[i], parts)
 		if err != nil {
 			return nil, err
 		}
@@ -220,7 +227,7 @@ func (s *HolderService) FindHolderByID(ctx context.Context, id uuid.UUID, includ
 		}
 		return nil, formatError(err)
 	}
-	return s.toHolder(&r)
+	return s.toHolder(&r, crm.ReadScopeFromContext(ctx).Holder)
 }
 
 const findHolderByDocumentSQL = `SELECT ` + holderReadColumns + ` FROM holders
@@ -242,7 +249,7 @@ func (s *HolderService) FindHolderByDocument(ctx context.Context, document strin
 		}
 		return nil, formatError(err)
 	}
-	return s.toHolder(&r)
+	return s.toHolder(&r, crm.ReadScopeFromContext(ctx).Holder)
 }
 
 const findHoldersByIDsSQL = `SELECT ` + holderReadColumns + ` FROM holders
@@ -261,7 +268,7 @@ func (s *HolderService) FindHoldersByIDs(ctx context.Context, ids []uuid.UUID) (
 	if err := s.stmts.selectAll(ctx, &rows, findHoldersByIDsSQL, org, pq.Array(ids)); err != nil {
 		return nil, formatError(err)
 	}
-	return s.toHolders(rows)
+	return s.toHolders(rows, crm.ReadScopeFromContext(ctx).Holder)
 }
 
 // FindHolders implements crm.HolderService.
@@ -305,7 +312,7 @@ func (s *HolderService) FindHolders(ctx context.Context, f crm.HolderFilter) (*c
 	if err != nil {
 		return nil, err
 	}
-	hs, err := s.toHolders(rows)
+	hs, err := s.toHolders(rows, crm.ReadScopeFromContext(ctx).Holder)
 	if err != nil {
 		return nil, err
 	}
@@ -403,7 +410,7 @@ func (s *HolderService) FindHoldersOfAliasAccounts(ctx context.Context, ids []uu
 	if err := s.stmts.selectAll(ctx, &rows, findHoldersOfAliasAccountsSQL, org, pq.Array(ids)); err != nil {
 		return nil, formatError(err)
 	}
-	return s.toHolders(rows)
+	return s.toHolders(rows, crm.ReadScopeFromContext(ctx).Holder)
 }
 
 const lockHolderSQL = `SELECT ` + holderReadColumns + ` FROM holders
@@ -419,7 +426,7 @@ func (s *HolderService) lockHolder(ctx context.Context, tx *sqlx.Tx, org, id uui
 		}
 		return nil, formatError(err)
 	}
-	return s.toHolder(&r)
+	return s.toHolder(&r, crm.AllParts)
 }
 
 const updateHolderSQL = `UPDATE holders SET external_id = :external_id, data_enc = :data_enc,
