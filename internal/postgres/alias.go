@@ -161,7 +161,7 @@ func (s *AliasAccountService) toAlias(r *aliasRow, parts crm.Parts) (*crm.AliasA
 			return nil, fmt.Errorf("decrypt alias account %s: %w", id, err)
 		}
 		var d aliasData
-		if err := json.Unmarshal(plain, &d); err != nil {
+		if err := decodeJSON(plain, &d); err != nil {
 			return nil, fmt.Errorf("decode alias account %s: %w", id, err)
 		}
 		a.RelatedParties = d.RelatedParties

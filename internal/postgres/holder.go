@@ -121,7 +121,7 @@ func (s *HolderService) toHolder(r *holderRow, parts crm.Parts) (*crm.Holder, er
 			return nil, fmt.Errorf("decrypt holder %s: %w", id, err)
 		}
 		var d holderData
-		if err := json.Unmarshal(plain, &d); err != nil {
+		if err := decodeJSON(plain, &d); err != nil {
 			return nil, fmt.Errorf("decode holder %s: %w", id, err)
 		}
 		h.Name, h.Document, h.Addresses, h.Contact = d.Name, d.Document, d.Addresses, d.Contact
@@ -388,7 +388,7 @@ func unmarshalMetadata(s string) (crm.Metadata, error) {
 	if s == "" || s == "{}" {
 		return m, nil
 	}
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
+	if err := decodeJSON([]byte(s), &m); err != nil {
 		return nil, err
 	}
 	return m, nil
