@@ -287,7 +287,7 @@ func (s *AliasAccountService) FindAliasAccountByID(ctx context.Context, id uuid.
 		return nil, err
 	}
 	var r aliasRow
-	if err := s.stmts.getOne(ctx, &r, findAliasByIDSQL, org, id, includeDeleted); err != nil {
+	if err := getOne(ctx, s.stmts, &r, findAliasByIDSQL, org, id, includeDeleted); err != nil {
 		return nil, aliasNotFound(err)
 	}
 	return s.toAlias(&r, crm.ReadScopeFromContext(ctx).AliasAccount)
@@ -324,7 +324,7 @@ func (s *AliasAccountService) FindAliasAccountByLedgerAccount(ctx context.Contex
 		return nil, err
 	}
 	var r aliasWithHolderRow
-	if err := s.stmts.getOne(ctx, &r, findAliasByLedgerAccountSQL, org, accountID); err != nil {
+	if err := getOne(ctx, s.stmts, &r, findAliasByLedgerAccountSQL, org, accountID); err != nil {
 		return nil, aliasNotFound(err)
 	}
 	scope := crm.ReadScopeFromContext(ctx)
@@ -370,8 +370,8 @@ func (s *AliasAccountService) findMany(ctx context.Context, query string, ids []
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var rows []aliasRow
-	if err := s.stmts.selectAll(ctx, &rows, query, org, pq.Array(ids)); err != nil {
+	rows, err := selectAll[aliasRow](ctx, s.stmts, query, org, pq.Array(ids))
+	if err != nil {
 		return nil, formatError(err)
 	}
 	return s.toAliases(rows, crm.ReadScopeFromContext(ctx).AliasAccount)
@@ -478,7 +478,7 @@ func (s *AliasAccountService) change(ctx context.Context, id uuid.UUID, includeD
 	}
 	defer tx.Rollback()
 	var r aliasRow
-	if err := sqlx.GetContext(ctx, tx, &r, lockAliasSQL, org, id, includeDeleted); err != nil {
+	if err := tx.QueryRowContext(ctx, lockAliasSQL, org, id, includeDeleted).Scan(r.readDest()...); err != nil {
 		return nil, aliasNotFound(err)
 	}
 	cur, err := s.toAlias(&r, crm.AllParts)

@@ -221,7 +221,7 @@ func (s *HolderService) FindHolderByID(ctx context.Context, id uuid.UUID, includ
 		return nil, err
 	}
 	var r holderRow
-	if err := s.stmts.getOne(ctx, &r, findHolderByIDSQL, org, id, includeDeleted); err != nil {
+	if err := getOne(ctx, s.stmts, &r, findHolderByIDSQL, org, id, includeDeleted); err != nil {
 		if err == sql.ErrNoRows {
 			return nil, crm.Errorf(crm.ENOTFOUND, "Holder not found.")
 		}
@@ -243,7 +243,7 @@ func (s *HolderService) FindHolderByDocument(ctx context.Context, document strin
 		return nil, crm.InvalidField("document", "must contain at least one letter or digit")
 	}
 	var r holderRow
-	if err := s.stmts.getOne(ctx, &r, findHolderByDocumentSQL, org, s.documentIndex(org, document)); err != nil {
+	if err := getOne(ctx, s.stmts, &r, findHolderByDocumentSQL, org, s.documentIndex(org, document)); err != nil {
 		if err == sql.ErrNoRows {
 			return nil, crm.Errorf(crm.ENOTFOUND, "Holder not found.")
 		}
@@ -264,8 +264,8 @@ func (s *HolderService) FindHoldersByIDs(ctx context.Context, ids []uuid.UUID) (
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var rows []holderRow
-	if err := s.stmts.selectAll(ctx, &rows, findHoldersByIDsSQL, org, pq.Array(ids)); err != nil {
+	rows, err := selectAll[holderRow](ctx, s.stmts, findHoldersByIDsSQL, org, pq.Array(ids))
+	if err != nil {
 		return nil, formatError(err)
 	}
 	return s.toHolders(rows, crm.ReadScopeFromContext(ctx).Holder)
@@ -340,7 +340,7 @@ func (w *where) sql() string { return strings.Join(w.conds, " AND ") }
 // into dest (a *[]row). It fetches one row more than asked to learn whether a next page
 // exists. The filter's total count costs a second statement, run only when asked for.
 // Returns (total or -1, hasNextPage, err).
-func pageQuery[R any](ctx context.Context, db sqlx.QueryerContext, table, columns string, w where, p crm.Page, dest *[]R) (int, bool, error) {
+func pageQuery[R any, P readRow[R]](ctx context.Context, db sqlx.QueryerContext, table, columns string, w where, p crm.Page, dest *[]R) (int, bool, error) {
 	filter := w.sql()
 	after, _ := p.AfterID() // validated by the caller
 	dir, cmp := "ASC", ">"
@@ -352,8 +352,12 @@ func pageQuery[R any](ctx context.Context, db sqlx.QueryerContext, table, column
 		page.add("id "+cmp+" ?", after)
 	}
 	q := "SELECT " + columns + " FROM " + table + " WHERE " + page.sql() + " ORDER BY id " + dir + " LIMIT " + strconv.Itoa(p.First+1)
-	var rows []R
-	if err := sqlx.SelectContext(ctx, db, &rows, q, page.args...); err != nil {
+	res, err := db.QueryContext(ctx, q, page.args...)
+	if err != nil {
+		return 0, false, formatError(err)
+	}
+	rows, err := scanRows[R, P](res)
+	if err != nil {
 		return 0, false, formatError(err)
 	}
 	more := len(rows) > p.First
@@ -406,8 +410,8 @@ func (s *HolderService) FindHoldersOfAliasAccounts(ctx context.Context, ids []uu
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var rows []holderRow
-	if err := s.stmts.selectAll(ctx, &rows, findHoldersOfAliasAccountsSQL, org, pq.Array(ids)); err != nil {
+	rows, err := selectAll[holderRow](ctx, s.stmts, findHoldersOfAliasAccountsSQL, org, pq.Array(ids))
+	if err != nil {
 		return nil, formatError(err)
 	}
 	return s.toHolders(rows, crm.ReadScopeFromContext(ctx).Holder)
@@ -420,7 +424,7 @@ WHERE organization_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL) FOR UPDATE
 // concurrent writers of the same holder run one after the other.
 func (s *HolderService) lockHolder(ctx context.Context, tx *sqlx.Tx, org, id uuid.UUID, includeDeleted bool) (*crm.Holder, error) {
 	var r holderRow
-	if err := sqlx.GetContext(ctx, tx, &r, lockHolderSQL, org, id, includeDeleted); err != nil {
+	if err := tx.QueryRowContext(ctx, lockHolderSQL, org, id, includeDeleted).Scan(r.readDest()...); err != nil {
 		if err == sql.ErrNoRows {
 			return nil, crm.Errorf(crm.ENOTFOUND, "Holder not found.")
 		}

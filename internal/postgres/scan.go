@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"sync"
@@ -65,20 +66,72 @@ func (c *stmtCache) get(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	return st, nil
 }
 
-// getOne runs a prepared single-row query into dest.
-func (c *stmtCache) getOne(ctx context.Context, dest any, query string, args ...any) error {
-	st, err := c.get(ctx, query)
-	if err != nil {
-		return err
-	}
-	return st.GetContext(ctx, dest, args...)
+// Reads scan rows by hand rather than through sqlx's reflection: each row type lists
+// pointers to its fields in the order of its read columns (readDest). That saves a
+// reflect.New, a field-map walk and a slice of pointers per row, which adds up on pages
+// of hundreds of rows. A column list and its readDest change together; the round-trip
+// tests fail on any mismatch.
+
+// readRow is a row type whose fields readDest lists, P being its pointer type.
+type readRow[R any] interface {
+	*R
+	readDest() []any
 }
 
-// selectAll runs a prepared query into the slice dest.
-func (c *stmtCache) selectAll(ctx context.Context, dest any, query string, args ...any) error {
+// readDest lists r's fields in holderReadColumns order.
+func (r *holderRow) readDest() []any {
+	return []any{&r.ID, &r.OrganizationID, &r.Type, &r.ExternalID, &r.DataEnc, &r.Metadata, &r.Version,
+		&r.CreatedAt, &r.UpdatedAt, &r.DeletedAt}
+}
+
+// readDest lists r's fields in aliasReadColumns order.
+func (r *aliasRow) readDest() []any {
+	return []any{&r.ID, &r.OrganizationID, &r.HolderID, &r.LedgerID, &r.AccountID, &r.Branch, &r.BankType,
+		&r.CountryCode, &r.BankID, &r.OpeningDate, &r.ClosingDate, &r.DataEnc, &r.Metadata, &r.Version,
+		&r.CreatedAt, &r.UpdatedAt, &r.DeletedAt}
+}
+
+// readDest lists the alias account's columns, then the holder's.
+func (r *aliasWithHolderRow) readDest() []any {
+	return append(r.aliasRow.readDest(), r.H.readDest()...)
+}
+
+// scanRows reads every row of rows and closes it.
+func scanRows[R any, P readRow[R]](rows *sql.Rows) ([]R, error) {
+	defer rows.Close()
+	var out []R
+	var r R
+	dest := P(&r).readDest()
+	for rows.Next() {
+		// Each Scan assigns every field afresh (bytes are copied out of the driver's
+		// buffer), so r can be copied into out and reused.
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// getOne runs a prepared single-row query into r. It returns sql.ErrNoRows when
+// nothing matched.
+func getOne[R any, P readRow[R]](ctx context.Context, c *stmtCache, r P, query string, args ...any) error {
 	st, err := c.get(ctx, query)
 	if err != nil {
 		return err
 	}
-	return st.SelectContext(ctx, dest, args...)
+	return st.Stmt.QueryRowContext(ctx, args...).Scan(r.readDest()...)
+}
+
+// selectAll runs a prepared query and reads every row.
+func selectAll[R any, P readRow[R]](ctx context.Context, c *stmtCache, query string, args ...any) ([]R, error) {
+	st, err := c.get(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.Stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanRows[R, P](rows)
 }
