@@ -156,8 +156,16 @@ func (s *HolderService) toHolders(rows []holderRow, parts crm.Parts) ([]*crm.Hol
 	return out, nil
 }
 
+// insertHolderSQL takes insertArgs. It is prepared once (createHolder is a hot path
+// of its own: onboarding batches), so PostgreSQL neither parses nor plans it per call.
 const insertHolderSQL = `INSERT INTO holders (` + holderColumns + `)
-VALUES (:id, :organization_id, :type, :external_id, :data_enc, :document_hash, :metadata, :version, :created_at, :updated_at, :deleted_at)`
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+
+// insertArgs lists r's fields in holderColumns order.
+func (r *holderRow) insertArgs() []any {
+	return []any{r.ID, r.OrganizationID, r.Type, r.ExternalID, r.DataEnc, r.DocumentHash, r.Metadata, r.Version,
+		r.CreatedAt, r.UpdatedAt, r.DeletedAt}
+}
 
 // CreateHolder implements crm.HolderService.
 func (s *HolderService) CreateHolder(ctx context.Context, h *crm.Holder) error {
@@ -173,8 +181,8 @@ func (s *HolderService) CreateHolder(ctx context.Context, h *crm.Holder) error {
 	if err != nil {
 		return err
 	}
-	if _, err := sqlx.NamedExecContext(ctx, s.db, insertHolderSQL, row); err != nil {
-		return formatError(err)
+	if err := s.stmts.exec(ctx, insertHolderSQL, row.insertArgs()...); err != nil {
+		return err
 	}
 	*h = *n
 	return nil

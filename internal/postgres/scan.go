@@ -66,6 +66,18 @@ func (c *stmtCache) get(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	return st, nil
 }
 
+// exec runs a prepared statement that returns no rows.
+func (c *stmtCache) exec(ctx context.Context, query string, args ...any) error {
+	st, err := c.get(ctx, query)
+	if err != nil {
+		return err
+	}
+	if _, err := st.ExecContext(ctx, args...); err != nil {
+		return formatError(err)
+	}
+	return nil
+}
+
 // Reads scan rows by hand rather than through sqlx's reflection: each row type lists
 // pointers to its fields in the order of its read columns (readDest). That saves a
 // reflect.New, a field-map walk and a slice of pointers per row, which adds up on pages
