@@ -158,6 +158,37 @@ func BenchmarkHotPath(b *testing.B) {
 	benchServe(b, f, f.hotPathBody(b), wantHotPath)
 }
 
+// storeless answers aliasAccountByLedgerAccount from memory; it implements nothing else
+// (the embedded nil interface panics if anything else is called).
+type storeless struct {
+	crm.AliasAccountService
+	a crm.AliasAccount
+	h crm.Holder
+}
+
+func (s *storeless) FindAliasAccountByLedgerAccount(context.Context, uuid.UUID) (*crm.AliasAccount, error) {
+	a, h := s.a, s.h
+	a.Holder = &h
+	return &a, nil
+}
+
+// BenchmarkHotPathWithoutStorage is the hot path's GraphQL layer alone: the same
+// request through the same handler over a service answering from memory, so what it
+// costs is parsing the request (query cache on), validating variables, the operation
+// policy and read scope, executing and writing the response.
+func BenchmarkHotPathWithoutStorage(b *testing.B) {
+	s := &storeless{h: crm.Holder{ID: uuid.New(), Name: "Ana Souza", Document: "123.456.789-09"}}
+	s.a = crm.AliasAccount{ID: uuid.New(), HolderID: s.h.ID, AccountID: uuid.New()}
+	f := &benchFixture{org: uuid.New(), testServer: &testServer{
+		handler: graph.OrganizationMiddleware(graph.NewHandler(&graph.Resolver{AliasAccountService: s}, graph.HandlerOptions{}))}}
+	body := benchBody(b, benchHotPathQuery, map[string]any{"a": s.a.AccountID.String()})
+	f.serve(b, body, wantHotPath)
+	b.ReportAllocs()
+	for b.Loop() {
+		f.serve(b, body, wantHotPath)
+	}
+}
+
 // BenchmarkAliasAccountsByHolderBatch100: the alias accounts of 100 holders (200 rows),
 // the batch behind Holder.aliasAccounts on a page: straight through the service (one
 // statement and 200 mappings), and through a fresh request's dataloader, which also
