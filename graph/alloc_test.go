@@ -52,16 +52,22 @@ func TestAllocHolderByID(t *testing.T) {
 	body := f.holderByIDBody(t)
 	allocs := testing.AllocsPerRun(100, func() { f.serve(t, body, wantHolderAliases) })
 	// Over budget: measured 1045, then 917 after read-only column lists, allocation-free
-	// uuid scans and prefetching the alias accounts (2026-11-29, go1.26.8, gqlgen
-	// v0.17.98); budget 400 (issue 7). The ceiling catches regressions meanwhile.
-	checkBudget(t, "holder by id with two alias accounts", allocs, 400, 960)
+	// uuid scans and prefetching the alias accounts, then 864 after hand-written row
+	// scans and goccy/go-json decoding (2026-11-29, go1.26.8, gqlgen v0.17.98); budget
+	// 400 (issue 7). The budget is out of reach on gqlgen: the same request over a
+	// service answering from memory (BenchmarkHolderByIDWithoutStorage) allocates 672
+	// times, about 6 allocations per field gqlgen resolves (field context, path,
+	// middleware closure, marshaler) for the ~40 fields this query selects, on top of
+	// ~240 per request (BenchmarkHotPathWithoutStorage). The ceiling catches regressions.
+	checkBudget(t, "holder by id with two alias accounts", allocs, 400, 900)
 }
 
 func TestAllocHolderPage100(t *testing.T) {
 	f := newBenchFixture(t)
 	body := f.pageBody(t)
 	allocs := testing.AllocsPerRun(20, func() { f.serve(t, body, wantHolderAliases) })
-	// Over budget: measured 45382, then 37266 (same changes as above); budget 30000
-	// (issue 7). The ceiling catches regressions meanwhile.
-	checkBudget(t, "page of 100 holders with alias accounts", allocs, 30000, 39000)
+	// Budget 30000 (issue 7). Measured 45382, then 37266 (same changes as above), then
+	// 27752 once reads skip the parts of records a query does not select (graph/scope.go:
+	// this page decrypts no alias account and decodes no metadata).
+	checkBudget(t, "page of 100 holders with alias accounts", allocs, 30000, 0)
 }

@@ -158,12 +158,25 @@ func BenchmarkHotPath(b *testing.B) {
 	benchServe(b, f, f.hotPathBody(b), wantHotPath)
 }
 
-// storeless answers aliasAccountByLedgerAccount from memory; it implements nothing else
-// (the embedded nil interface panics if anything else is called).
+// storeless answers aliasAccountByLedgerAccount, holder(id) and a holder's alias
+// accounts from memory; it implements nothing else (the embedded nil interfaces panic
+// if anything else is called).
 type storeless struct {
+	crm.HolderService
 	crm.AliasAccountService
 	a crm.AliasAccount
 	h crm.Holder
+}
+
+func (s *storeless) FindHolderByID(context.Context, uuid.UUID, bool) (*crm.Holder, error) {
+	h := s.h
+	return &h, nil
+}
+
+func (s *storeless) FindAliasAccountsByHolderIDs(context.Context, []uuid.UUID) ([]*crm.AliasAccount, error) {
+	a, b := s.a, s.a
+	b.ID = uuid.New()
+	return []*crm.AliasAccount{&a, &b}, nil
 }
 
 func (s *storeless) FindAliasAccountByLedgerAccount(context.Context, uuid.UUID) (*crm.AliasAccount, error) {
@@ -180,12 +193,35 @@ func BenchmarkHotPathWithoutStorage(b *testing.B) {
 	s := &storeless{h: crm.Holder{ID: uuid.New(), Name: "Ana Souza", Document: "123.456.789-09"}}
 	s.a = crm.AliasAccount{ID: uuid.New(), HolderID: s.h.ID, AccountID: uuid.New()}
 	f := &benchFixture{org: uuid.New(), testServer: &testServer{
-		handler: graph.OrganizationMiddleware(graph.NewHandler(&graph.Resolver{AliasAccountService: s}, graph.HandlerOptions{}))}}
+		handler: graph.OrganizationMiddleware(graph.NewHandler(&graph.Resolver{HolderService: s, AliasAccountService: s}, graph.HandlerOptions{}))}}
 	body := benchBody(b, benchHotPathQuery, map[string]any{"a": s.a.AccountID.String()})
 	f.serve(b, body, wantHotPath)
 	b.ReportAllocs()
 	for b.Loop() {
 		f.serve(b, body, wantHotPath)
+	}
+}
+
+// BenchmarkHolderByIDWithoutStorage is BenchmarkHolderByID's GraphQL layer alone (the
+// holder and alias accounts of the fixture, from memory).
+func BenchmarkHolderByIDWithoutStorage(b *testing.B) {
+	full := newBenchFixture(b)
+	h, err := full.holders.FindHolderByID(full.ctx, full.holderIDs[0], false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	as, err := full.aliases.FindAliasAccountsByHolderIDs(full.ctx, full.holderIDs[:1])
+	if err != nil || len(as) != 2 {
+		b.Fatal(len(as), err)
+	}
+	s := &storeless{h: *h, a: *as[0]}
+	f := &benchFixture{org: full.org, testServer: &testServer{
+		handler: graph.OrganizationMiddleware(graph.NewHandler(&graph.Resolver{HolderService: s, AliasAccountService: s}, graph.HandlerOptions{}))}}
+	body := full.holderByIDBody(b)
+	f.serve(b, body, wantHolderAliases)
+	b.ReportAllocs()
+	for b.Loop() {
+		f.serve(b, body, wantHolderAliases)
 	}
 }
 
