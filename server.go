@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -165,6 +166,14 @@ func run(ctx context.Context, args runArgs) error {
 		TokenLimit: cfg.TokenLimit, BodyLimit: cfg.BodyLimit,
 	})
 
+	if cfg.DebugAddress != "" {
+		stopDebug, err := serveDebug(cfg.DebugAddress, logger)
+		if err != nil {
+			return err
+		}
+		defer stopDebug() // after the API has drained, before the pool closes
+	}
+
 	srv := &http.Server{
 		Handler:           newRouter(cfg, db, gql, metrics, logger),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -205,6 +214,41 @@ func run(ctx context.Context, args runArgs) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// serveDebug starts the profiling listener of DEBUG_ADDR: net/http/pprof's handlers on
+// a mux of their own, on their own address, never on the API router. The returned
+// function closes it and waits for it; a profile still being taken is cut short, since
+// nothing there needs draining.
+func serveDebug(addr string, logger *slog.Logger) (func(), error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index) // the index and the named profiles: heap, goroutine, allocs…
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		// No write timeout: /debug/pprof/profile?seconds=N answers after N seconds.
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("profiling listener stopped", "err", err)
+		}
+	}()
+	logger.Info("profiling listener (net/http/pprof) enabled", "debug_addr", ln.Addr().String())
+	return func() {
+		_ = srv.Close()
+		<-done
+	}, nil
 }
 
 // startEmbeddedDB starts (or reuses) the private PostgreSQL cluster under DataDir and

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// workload is one kind of GraphQL request.
+// workload is one kind of request: GraphQL, or the plain reference server's lookup.
 type workload struct {
 	name string
 	// body appends a request body to buf, using r for its random choices.
@@ -111,14 +111,15 @@ func createWorkload(d *dataset) workload {
 	}
 }
 
-// httpClient posts GraphQL requests to the server as the benchmark organization.
+// httpClient posts requests to one URL (the server's /graphql, or the plain reference
+// server's /lookup) as the benchmark organization.
 type httpClient struct {
 	url string
 	hc  *http.Client
 }
 
-// newHTTPClient returns a client keeping up to conns keep-alive connections.
-func newHTTPClient(addr string, conns int) *httpClient {
+// newHTTPClient returns a client of url keeping up to conns keep-alive connections.
+func newHTTPClient(url string, conns int) *httpClient {
 	tr := &http.Transport{
 		MaxIdleConns:        conns,
 		MaxIdleConnsPerHost: conns,
@@ -127,7 +128,7 @@ func newHTTPClient(addr string, conns int) *httpClient {
 		DisableCompression:  true,
 		ForceAttemptHTTP2:   false,
 	}
-	return &httpClient{url: "http://" + addr + "/graphql", hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &httpClient{url: url, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
 func (c *httpClient) close() { c.hc.CloseIdleConnections() }
@@ -187,6 +188,10 @@ type runResult struct {
 	lat      []time.Duration // sorted; of successful requests
 	stmts    int64           // SQL statements the database executed meanwhile
 	rate     float64         // open loop: the offered rate
+	// profile is the server's CPU profile taken during the run (pprof format), when
+	// one was asked for; profileErr says why there is none.
+	profile    []byte
+	profileErr error
 }
 
 func (r runResult) throughput() float64 {

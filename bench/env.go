@@ -55,6 +55,7 @@ type env struct {
 	admin     *sql.DB // superuser connection to database "postgres"
 	crmDBID   int64
 	server    *server
+	plain     *server // the plain handler + storage reference (bench -serve-plain)
 	pgbench   string
 	pgVersion string
 	settings  map[string]string // as reported by the server
@@ -126,10 +127,22 @@ func startEnv(ctx context.Context, cfg config, root, tmp string) (*env, error) {
 		return e, err
 	}
 
-	if e.server, err = startServer(ctx, bin, tmp, cluster.URL("crm"), e.keys, cfg.serverEnv); err != nil {
+	srvSpec := serverSpec{name: "server", bin: bin, log: "server.log"}
+	if e.server, err = startServer(ctx, srvSpec, tmp, cluster.URL("crm"), e.keys, cfg.serverEnv); err != nil {
 		return e, err
 	}
-	log.Printf("server pid %d listening on %s", e.server.pid, e.server.addr)
+	log.Printf("server pid %d listening on %s (pprof on %s)", e.server.pid, e.server.addr, e.server.debugAddr)
+	// The reference starts once the server has migrated the database. It gets the
+	// server's environment (-server-env included), so both read the same configuration.
+	self, err := os.Executable()
+	if err != nil {
+		return e, err
+	}
+	plainSpec := serverSpec{name: "plain reference server", bin: self, args: []string{servePlainFlag}, log: "plain.log"}
+	if e.plain, err = startServer(ctx, plainSpec, tmp, cluster.URL("crm"), e.keys, cfg.serverEnv); err != nil {
+		return e, err
+	}
+	log.Printf("plain reference server pid %d listening on %s (pprof on %s)", e.plain.pid, e.plain.addr, e.plain.debugAddr)
 
 	log.Printf("pgbench -i -s %d", cfg.scale)
 	if out, err := e.pgbenchCmd(ctx, "-i", "-q", "-s", strconv.Itoa(cfg.scale)).CombinedOutput(); err != nil {
@@ -179,11 +192,13 @@ func (e *env) readSettings(ctx context.Context) error {
 	return nil
 }
 
-// close stops the server, then the cluster (which removes its data directory).
+// close stops the servers, then the cluster (which removes its data directory).
 func (e *env) close() {
-	if e.server != nil {
-		if err := e.server.stop(); err != nil {
-			log.Printf("stop server: %v", err)
+	for _, s := range []*server{e.plain, e.server} {
+		if s != nil {
+			if err := s.stop(); err != nil {
+				log.Printf("stop %s: %v", s.name, err)
+			}
 		}
 	}
 	if e.admin != nil {
@@ -306,34 +321,57 @@ func goTool() string {
 	return "/usr/local/go/bin/go"
 }
 
-// server is the crm-registry subprocess.
-type server struct {
-	pid     int
-	addr    string
-	logPath string
-	done    chan struct{}
-	waitErr error
+// serverSpec says how to start an HTTP server subprocess: the crm-registry binary, or
+// this program as the plain reference server.
+type serverSpec struct {
+	name string // in messages
+	bin  string
+	args []string
+	log  string // its log file, in the working directory
 }
 
-// startServer runs the binary with the benchmark configuration in dir (so no .env of
-// the repository is read) and waits until /readyz answers 200.
-func startServer(ctx context.Context, bin, dir, dbURL string, keys [2]string, extraEnv []string) (*server, error) {
+// server is an HTTP server subprocess.
+type server struct {
+	name      string
+	bin       string // its executable (go tool pprof reads its symbols)
+	pid       int
+	addr      string
+	debugAddr string // its DEBUG_ADDR: net/http/pprof's handlers
+	logPath   string
+	done      chan struct{}
+	waitErr   error
+}
+
+// startServer runs spec with the benchmark configuration in dir (so no .env of the
+// repository is read), SERVER_ADDRESS and DEBUG_ADDR on free loopback ports, and waits
+// until /readyz answers 200.
+func startServer(ctx context.Context, spec serverSpec, dir, dbURL string, keys [2]string, extraEnv []string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	s := &server{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), logPath: filepath.Join(dir, "server.log"), done: make(chan struct{})}
+	debugPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{
+		name: spec.name, bin: spec.bin,
+		addr:      net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		debugAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(debugPort)),
+		logPath:   filepath.Join(dir, spec.log), done: make(chan struct{}),
+	}
 	logFile, err := os.Create(s.logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer logFile.Close()
-	cmd := exec.Command(bin)
+	cmd := exec.Command(spec.bin, spec.args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
 		"ENV_NAME=development",
 		"DATABASE_URL="+dbURL,
 		"SERVER_ADDRESS="+s.addr,
+		"DEBUG_ADDR="+s.debugAddr,
 		"LCRYPTO_ENCRYPT_SECRET_KEY="+keys[0],
 		"LCRYPTO_HASH_SECRET_KEY="+keys[1],
 		"LOG_LEVEL=warn",
@@ -345,7 +383,7 @@ func startServer(ctx context.Context, bin, dir, dbURL string, keys [2]string, ex
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = childAttr()
 	if err := startChild(cmd, s.done, &s.waitErr); err != nil {
-		return nil, fmt.Errorf("start server: %w", err)
+		return nil, fmt.Errorf("start %s: %w", s.name, err)
 	}
 	s.pid = cmd.Process.Pid
 
@@ -354,7 +392,7 @@ func startServer(ctx context.Context, bin, dir, dbURL string, keys [2]string, ex
 	for {
 		select {
 		case <-s.done:
-			return nil, fmt.Errorf("server exited during startup (%v):\n%s", s.waitErr, tail(s.logPath))
+			return nil, fmt.Errorf("%s exited during startup (%v):\n%s", s.name, s.waitErr, tail(s.logPath))
 		case <-ctx.Done():
 			_ = s.stop()
 			return nil, ctx.Err()
@@ -369,7 +407,7 @@ func startServer(ctx context.Context, bin, dir, dbURL string, keys [2]string, ex
 		}
 		if time.Now().After(deadline) {
 			_ = s.stop()
-			return nil, fmt.Errorf("server not ready after 90s:\n%s", tail(s.logPath))
+			return nil, fmt.Errorf("%s not ready after 90s:\n%s", s.name, tail(s.logPath))
 		}
 	}
 }
@@ -381,7 +419,7 @@ func (s *server) stop() error {
 		return nil
 	default:
 	}
-	log.Printf("stopping the server (pid %d)", s.pid)
+	log.Printf("stopping the %s (pid %d)", s.name, s.pid)
 	_ = signalProcess(s.pid, false)
 	select {
 	case <-s.done:
@@ -391,9 +429,9 @@ func (s *server) stop() error {
 	_ = signalProcess(s.pid, true)
 	select {
 	case <-s.done:
-		return errors.New("server did not stop on SIGTERM; killed")
+		return fmt.Errorf("%s did not stop on SIGTERM; killed", s.name)
 	case <-time.After(5 * time.Second):
-		return fmt.Errorf("server (pid %d) did not exit", s.pid)
+		return fmt.Errorf("%s (pid %d) did not exit", s.name, s.pid)
 	}
 }
 

@@ -8,14 +8,24 @@
 //
 //  1. pgbench -S -M prepared (select by primary key) — the read reference;
 //  2. the hot path aliasAccountByLedgerAccount(accountId) { id holder { id name document } };
-//  3. a page of 100 holders with their alias accounts;
-//  4. holderByDocument;
-//  5. a single-client run and an open-loop run (at half the measured maximum) of the hot path;
-//  6. pgbench -N -M prepared — the write reference — and createHolder.
+//  3. the same lookups, same keys, through a "plain handler + storage" reference server:
+//     this program re-executed as `bench -serve-plain` (plain.go), net/http with one
+//     JSON handler calling postgres.AliasAccountService directly, no GraphQL — what one
+//     HTTP lookup through our storage costs on this machine;
+//  4. a page of 100 holders with their alias accounts;
+//  5. holderByDocument;
+//  6. a single-client run of the hot path and of the reference, and an open-loop run
+//     (at half the measured maximum) of the hot path;
+//  7. pgbench -N -M prepared — the write reference — and createHolder.
 //
 // Every API run uses the same closed-loop Go HTTP client at the same concurrency as
-// pgbench. It prints a table and writes bench/results.md (bench/results-N.md for
-// other dataset sizes) with the medians and the targets of issue 7.
+// pgbench. Both servers run with DEBUG_ADDR (net/http/pprof) on a free loopback port;
+// with -profile (the default) the hot path, reference and page runs of the last
+// repetition are CPU-profiled by the server under load, saved to
+// bench/profiles/<run>.pprof with a `go tool pprof -top -cum` summary in <run>.txt, and
+// broken down by layer in the results. It prints a table and writes bench/results.md
+// (bench/results-N.md and bench/profiles/<run>-N.* for other dataset sizes) with the
+// medians and the targets of issue 7.
 //
 //	go run ./bench -holders 100000 -duration 20s -reps 3 -clients 8
 package main
@@ -46,11 +56,18 @@ type config struct {
 	scale       int
 	out         string
 	loadOnly    bool
-	serverEnv   []string
-	pgSettings  map[string]string
+	profile     bool
+	// profileDir and profileSuffix place the profiles: <dir>/<run><suffix>.pprof.
+	profileDir    string
+	profileSuffix string
+	serverEnv     []string
+	pgSettings    map[string]string
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == servePlainFlag {
+		os.Exit(servePlain())
+	}
 	var cfg config
 	cfg.pgSettings = map[string]string{}
 	flag.IntVar(&cfg.holders, "holders", 100000, "holders in the dataset (each with 3 alias accounts)")
@@ -64,6 +81,7 @@ func main() {
 	flag.IntVar(&cfg.scale, "pgbench-scale", 10, "pgbench -i scale factor")
 	flag.StringVar(&cfg.out, "out", "", "results file (default bench/results.md for 100000 holders, bench/results-N.md otherwise; \"-\" for none)")
 	flag.BoolVar(&cfg.loadOnly, "load-only", false, "start everything and load the dataset, report the load time, then stop")
+	flag.BoolVar(&cfg.profile, "profile", true, "CPU-profile the servers during the hot path, plain reference and page runs of the last repetition (bench/profiles/)")
 	flag.Func("server-env", "extra KEY=VALUE for the server process (repeatable), e.g. -server-env GOGC=400", func(s string) error {
 		if !strings.Contains(s, "=") {
 			return errors.New("want KEY=VALUE")
@@ -118,6 +136,10 @@ func run(ctx context.Context, cfg config) (err error) {
 			cfg.out = filepath.Join(root, "bench", fmt.Sprintf("results-%d.md", cfg.holders))
 		}
 	}
+	cfg.profileDir = filepath.Join(root, "bench", "profiles")
+	if cfg.holders != 100000 {
+		cfg.profileSuffix = fmt.Sprintf("-%d", cfg.holders)
+	}
 	tmp, err := os.MkdirTemp("", "crm-bench-")
 	if err != nil {
 		return err
@@ -143,6 +165,8 @@ func run(ctx context.Context, cfg config) (err error) {
 	if err != nil {
 		log.Printf("peak RSS: %v", err)
 	}
+	// Before the servers stop and their binaries go: pprof reads their symbols.
+	analyseProfiles(ctx, res.profiles)
 	rep := buildReport(cfg, env, res)
 	fmt.Println()
 	fmt.Print(rep.table())

@@ -10,14 +10,16 @@ import (
 // Run names, in the order they run within one repetition: the references are
 // interleaved with the API runs they are compared with.
 const (
-	runSelectRef = "pgbench -S"
-	runHot       = "hot path"
-	runPage      = "page of 100"
-	runByDoc     = "holderByDocument"
-	runSingle    = "hot path, 1 client"
-	runOpen      = "hot path, open loop"
-	runWriteRef  = "pgbench -N"
-	runCreate    = "createHolder"
+	runSelectRef   = "pgbench -S"
+	runHot         = "hot path"
+	runPlain       = "plain handler + storage"
+	runPage        = "page of 100"
+	runByDoc       = "holderByDocument"
+	runSingle      = "hot path, 1 client"
+	runPlainSingle = "plain handler + storage, 1 client"
+	runOpen        = "hot path, open loop"
+	runWriteRef    = "pgbench -N"
+	runCreate      = "createHolder"
 )
 
 // rep is one repetition of the whole sequence.
@@ -27,27 +29,34 @@ type rep struct {
 }
 
 type measurement struct {
-	reps  []rep
-	rssKB int64
+	reps     []rep
+	rssKB    int64
+	profiles []profileRun // of the last repetition, with -profile
 }
 
-// measure runs cfg.reps repetitions of: pgbench -S, hot path, page, holderByDocument,
-// hot path with one client, hot path open loop at half this repetition's hot-path
-// throughput, pgbench -N, createHolder.
+// measure runs cfg.reps repetitions of: pgbench -S, hot path, the plain reference
+// (same keys), page, holderByDocument, hot path and plain reference with one client,
+// hot path open loop at half this repetition's hot-path throughput, pgbench -N,
+// createHolder. With cfg.profile, the hot path, plain reference and page runs of the
+// last repetition are profiled (CPU, by the server under load).
 func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 	data := e.data
-	closed := newHTTPClient(e.server.addr, cfg.clients)
+	gqlURL := "http://" + e.server.addr + "/graphql"
+	closed := newHTTPClient(gqlURL, cfg.clients)
 	defer closed.close()
 	openWorkers := max(64, 8*cfg.clients)
-	open := newHTTPClient(e.server.addr, openWorkers)
+	open := newHTTPClient(gqlURL, openWorkers)
 	defer open.close()
+	plainClient := newHTTPClient("http://"+e.plain.addr+"/lookup", cfg.clients)
+	defer plainClient.close()
 
-	hot, page, byDoc, create := hotPathWorkload(data), pageWorkload(data), byDocumentWorkload(data), createWorkload(data)
+	hot, plain, page, byDoc, create := hotPathWorkload(data), plainWorkload(data), pageWorkload(data), byDocumentWorkload(data), createWorkload(data)
 	m := &measurement{}
 	for i := range cfg.reps {
 		log.Printf("repetition %d/%d (%v per run, %d clients)", i+1, cfg.reps, cfg.duration, cfg.clients)
 		r := rep{api: map[string]runResult{}}
 		seed := func(k int) uint64 { return cfg.seed*1_000_003 + uint64(i)*100 + uint64(k) }
+		last := i == cfg.reps-1
 
 		ref, err := e.runPgbench(ctx, "-S", cfg.clients, cfg.duration)
 		if err != nil {
@@ -56,18 +65,37 @@ func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 		r.selectRef = ref
 		log.Printf("  %-22s %9.0f tps  avg %v  (failed %d)", runSelectRef, ref.tps, ref.latencyAvg.Round(time.Microsecond), ref.failed)
 
-		for k, x := range []struct {
+		// The plain reference runs right after the hot path, with the hot path's seed:
+		// the same keys in the same order.
+		for _, x := range []struct {
 			name    string
 			w       workload
 			c       *httpClient
 			clients int
-		}{{runHot, hot, closed, cfg.clients}, {runPage, page, closed, cfg.clients}, {runByDoc, byDoc, closed, cfg.clients}, {runSingle, hot, closed, 1}} {
-			res, err := apiRun(ctx, e, x.c, x.w, x.clients, cfg, seed(k))
+			seed    int
+			srv     *server // the server answering, profiled in the last repetition; nil: never
+		}{
+			{runHot, hot, closed, cfg.clients, 0, e.server},
+			{runPlain, plain, plainClient, cfg.clients, 0, e.plain},
+			{runPage, page, closed, cfg.clients, 1, e.server},
+			{runByDoc, byDoc, closed, cfg.clients, 2, nil},
+			{runSingle, hot, closed, 1, 3, nil},
+			{runPlainSingle, plain, plainClient, 1, 3, nil},
+		} {
+			var prof *server
+			if cfg.profile && last {
+				prof = x.srv
+			}
+			res, err := apiRun(ctx, e, x.c, x.w, x.clients, cfg, seed(x.seed), prof)
 			if err != nil {
 				return nil, err
 			}
-			r.api[x.name] = res
 			logRun(x.name, res)
+			if prof != nil {
+				m.profiles = append(m.profiles, saveProfile(cfg.profileDir, cfg.profileSuffix, x.name, prof, res))
+				res.profile = nil
+			}
+			r.api[x.name] = res
 		}
 
 		rate := r.api[runHot].throughput() / 2
@@ -96,7 +124,7 @@ func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 		r.writeRef = wref
 		log.Printf("  %-22s %9.0f tps  avg %v  (failed %d)", runWriteRef, wref.tps, wref.latencyAvg.Round(time.Microsecond), wref.failed)
 
-		res, err := apiRun(ctx, e, closed, create, cfg.clients, cfg, seed(20))
+		res, err := apiRun(ctx, e, closed, create, cfg.clients, cfg, seed(20), nil)
 		if err != nil {
 			return nil, err
 		}
@@ -108,8 +136,9 @@ func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 }
 
 // apiRun warms up (unmeasured), then runs the closed loop, counting the database's
-// statements over exactly the measured requests.
-func apiRun(ctx context.Context, e *env, c *httpClient, w workload, clients int, cfg config, seed uint64) (runResult, error) {
+// statements over exactly the measured requests. When prof is not nil, it takes that
+// server's CPU profile during the measured run (see startProfile).
+func apiRun(ctx context.Context, e *env, c *httpClient, w workload, clients int, cfg config, seed uint64, prof *server) (runResult, error) {
 	if cfg.warmup > 0 {
 		wu := closedLoop(ctx, c, w, clients, cfg.warmup, seed^0xffff)
 		if err := ctx.Err(); err != nil {
@@ -123,7 +152,14 @@ func apiRun(ctx context.Context, e *env, c *httpClient, w workload, clients int,
 	if err != nil {
 		return runResult{}, err
 	}
+	var pending *pendingProfile
+	if prof != nil {
+		pending = startProfile(ctx, prof.debugAddr, cfg.duration)
+	}
 	res := closedLoop(ctx, c, w, clients, cfg.duration, seed)
+	if pending != nil {
+		res.profile, res.profileErr = pending.wait()
+	}
 	if err := ctx.Err(); err != nil {
 		return runResult{}, err
 	}

@@ -54,6 +54,20 @@ type report struct {
 	targets []target
 	sum     summary
 	when    time.Time
+	// hotVsPlain is the median per-repetition ratio of hot path to plain reference
+	// throughput.
+	hotVsPlain float64
+}
+
+// perRep returns f of every repetition, leaving out zeros.
+func perRep(m *measurement, f func(rep) float64) []float64 {
+	var out []float64
+	for _, x := range m.reps {
+		if v := f(x); v > 0 {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func median(xs []float64) float64 {
@@ -126,14 +140,22 @@ func buildReport(cfg config, e *env, m *measurement) *report {
 	wr := func(x rep) float64 { return x.writeRef.tps }
 	selectRow := refRow(runSelectRef, func(x rep) pgbenchResult { return x.selectRef })
 	hot := apiRow(runHot, runHot, sel, runSelectRef)
+	plain := apiRow(runPlain, runPlain+" (reference)", sel, runSelectRef)
 	page := apiRow(runPage, runPage, sel, runSelectRef)
 	byDoc := apiRow(runByDoc, runByDoc, sel, runSelectRef)
 	single := apiRow(runSingle, runSingle, nil, "")
+	plainSingle := apiRow(runPlainSingle, runPlainSingle+" (reference)", nil, "")
 	open := apiRow(runOpen, runOpen, nil, "")
 	open.name = fmt.Sprintf("%s @ %.0f req/s", runOpen, open.rate)
 	writeRow := refRow(runWriteRef, func(x rep) pgbenchResult { return x.writeRef })
 	create := apiRow(runCreate, runCreate, wr, runWriteRef)
-	r.rows = []row{selectRow, hot, page, byDoc, single, open, writeRow, create}
+	r.rows = []row{selectRow, hot, plain, page, byDoc, single, plainSingle, open, writeRow, create}
+	r.hotVsPlain = median(perRep(m, func(x rep) float64 {
+		if p := x.api[runPlain].throughput(); p > 0 {
+			return x.api[runHot].throughput() / p
+		}
+		return 0
+	}))
 
 	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 	r.sum = summary{Holders: cfg.holders, Clients: cfg.clients, HotRPS: hot.throughput, HotP50us: us(hot.p50), HotP99us: us(hot.p99),
@@ -246,12 +268,115 @@ func (r *report) table() string {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.what, t.want, t.got, verdict(t.met))
 	}
 	tw.Flush()
+	if head, rows := r.profileTable(); len(rows) > 0 {
+		fmt.Fprintf(&b, "\nserver CPU by layer, last repetition (flat: each sample once, first group from the leaf; cumulative in parentheses):\n")
+		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  "+strings.Join(head, "\t"))
+		for _, c := range rows {
+			fmt.Fprintln(tw, "  "+strings.Join(c, "\t"))
+		}
+		tw.Flush()
+	}
+	for _, pr := range r.m.profiles {
+		if pr.err != nil {
+			fmt.Fprintf(&b, "\n%s: profile: %v\n", pr.run, pr.err)
+		} else if pr.text != "" {
+			fmt.Fprintf(&b, "profile of %s: %s (summary %s)\n", pr.run, pr.file, pr.text)
+		}
+	}
 	for _, x := range r.rows {
 		if x.failures > 0 && x.firstErr != "" {
 			fmt.Fprintf(&b, "\n%s: first failure: %s\n", x.name, x.firstErr)
 		}
 	}
 	return b.String()
+}
+
+// profileTable is the CPU breakdown of the profiled runs: a header, then one row per
+// group, "other", and the totals. No rows when no profile was analysed.
+func (r *report) profileTable() ([]string, [][]string) {
+	var runs []profileRun
+	for _, pr := range r.m.profiles {
+		if pr.err == nil && pr.profile != nil {
+			runs = append(runs, pr)
+		}
+	}
+	if len(runs) == 0 {
+		return nil, nil
+	}
+	head := []string{"group (flat, cumulative)"}
+	for _, pr := range runs {
+		head = append(head, pr.run)
+	}
+	var rows [][]string
+	pct := func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
+	for g, grp := range cpuGroups {
+		c := []string{grp.name}
+		for _, pr := range runs {
+			c = append(c, fmt.Sprintf("%s (%s)", pct(pr.profile.flat[g]), pct(pr.profile.cum[g])))
+		}
+		rows = append(rows, c)
+	}
+	other := []string{"other"}
+	sys := []string{"of all samples: in system calls (cumulative)"}
+	cores := []string{"server CPU during the profile"}
+	perReq := []string{"server CPU per request (at the run's req/s)"}
+	samples := []string{"samples"}
+	for _, pr := range runs {
+		b := pr.profile
+		other = append(other, pct(b.flat[len(cpuGroups)]))
+		sys = append(sys, pct(b.syscall))
+		cores = append(cores, fmt.Sprintf("%.2f cores (%.1f s in %.1f s)", b.cores(), b.cpu.Seconds(), b.wall.Seconds()))
+		perReq = append(perReq, fmt.Sprintf("%.0f µs at %.0f req/s", float64(b.perRequest(pr.rps))/float64(time.Microsecond), pr.rps))
+		samples = append(samples, fmt.Sprintf("%d", b.samples))
+	}
+	return head, append(rows, other, sys, cores, perReq, samples)
+}
+
+// relPath is path relative to the directory of the results file, when it can be.
+func (r *report) relPath(path string) string {
+	if rel, err := filepath.Rel(filepath.Dir(r.cfg.out), path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
+}
+
+// profileMarkdown writes the section on where the server's CPU goes.
+func (r *report) profileMarkdown(b *strings.Builder) {
+	fmt.Fprintf(b, "\n## Where the server's CPU goes\n\n")
+	if !r.cfg.profile {
+		fmt.Fprintf(b, "Not profiled (`-profile=false`).\n")
+		return
+	}
+	fmt.Fprintf(b, "CPU profiles taken by each server process (`/debug/pprof/profile?seconds=%d` on its `DEBUG_ADDR`) while under load, in the measured runs of the last repetition, the window centred in the run:",
+		profileSeconds(r.cfg.duration))
+	for _, pr := range r.m.profiles {
+		switch {
+		case pr.err != nil:
+			fmt.Fprintf(b, " %s: **no profile**: `%s`;", pr.run, strings.ReplaceAll(strings.TrimSpace(pr.err.Error()), "`", "'"))
+		case pr.text != "":
+			fmt.Fprintf(b, " %s: `%s`, summary [`%s`](%s);", pr.run, r.relPath(pr.file), filepath.Base(pr.text), r.relPath(pr.text))
+		}
+	}
+	fmt.Fprintf(b, " the summaries are `go tool pprof -top -cum -nodecount 60 <binary> <profile>`, the `.pprof` files are git-ignored. A profile covers one process: PostgreSQL, pgbench and the load client share the machine's %d cores with it, and are not in it.\n\n", runtime.NumCPU())
+	fmt.Fprintf(b, "Method: each sample is counted once (*flat*), for the first group met walking its stack from the leaf (the function on the CPU) towards the root; samples in none are *other*, and the flat shares of a column sum to 100%%. "+
+		"So allocation and GC count for *GC + runtime* whoever allocated, a layer's own code counts for that layer, and a system call counts for the layer that made it (a socket read under lib/pq for the driver, a response write for HTTP). "+
+		"In parentheses, *cumulative*: the share of samples with a function of the group anywhere on the stack; cumulative shares overlap and do not add up (every request runs under net/http, every driver call under `internal/postgres`, so *decryption + blob decoding*'s cumulative share includes the driver's). "+
+		"CPU per request = the profile's CPU time / (the run's req/s × the profile's duration).\n\n")
+	head, rows := r.profileTable()
+	if len(rows) == 0 {
+		fmt.Fprintf(b, "No profile could be analysed.\n")
+		return
+	}
+	fmt.Fprintf(b, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head)))
+	for _, c := range rows {
+		fmt.Fprintf(b, "| %s |\n", strings.Join(c, " | "))
+	}
+	fmt.Fprintf(b, "\nGroups (functions by name prefix):\n\n")
+	for g, grp := range cpuGroups {
+		fmt.Fprintf(b, "- *%s*: %s.\n", grp.name, cpuGroupDocs[g])
+	}
+	fmt.Fprintf(b, "- *in system calls*: samples with `syscall.`, `internal/runtime/syscall`, `runtime.futex`, `runtime.usleep` or `runtime.osyield` on the stack: kernel time (socket reads and writes, epoll, futex wake-ups), spread over the groups above.\n")
 }
 
 func verdict(met *bool) string {
@@ -294,7 +419,16 @@ func (r *report) markdown() string {
 		srvEnv = "`" + strings.Join(cfg.serverEnv, " ") + "`"
 	}
 	fmt.Fprintf(&b, "- Server: LOG_LEVEL=warn, access control off, extra environment: %s.\n", srvEnv)
-	fmt.Fprintf(&b, "- Client: closed loop in Go (net/http, one keep-alive connection per client); every response must be HTTP 200 without `errors` and hold the expected data. The open loop sends on a fixed schedule at half of the same repetition's 8-client hot-path rate, latency measured from the scheduled time. SQL/req = pg_stat_statements calls in database crm (BEGIN/COMMIT not counted) / requests.\n\n")
+	fmt.Fprintf(&b, "- Client: closed loop in Go (net/http, one keep-alive connection per client); every response must be HTTP 200 without `errors` and hold the expected data. The open loop sends on a fixed schedule at half of the same repetition's 8-client hot-path rate, latency measured from the scheduled time. SQL/req = pg_stat_statements calls in database crm (BEGIN/COMMIT not counted) / requests.\n")
+	fmt.Fprintf(&b, "- Plain handler + storage (reference): the harness itself re-executed as `bench -serve-plain`, a net/http server with one handler, `POST /lookup {\"accountId\": …}`, that checks `X-Organization-Id`, calls `postgres.AliasAccountService.FindAliasAccountByLedgerAccount` under the read scope the hot path's query gets (the holder's personal data, nothing of the alias account) and writes `{\"id\", \"holder\": {\"id\", \"name\", \"document\"}}` with encoding/json. "+
+		"It reads the server's environment through `config.Load` (same DATABASE_URL, keys, pool size, driver and statement timeout; the same `-server-env`), opens the database with `postgres.Open` as server.go does, and sets the server's GOGC 400 and 200 MiB soft limit. "+
+		"It runs right after the hot path with the same client, concurrency and keys (the hot path's seed: the same accounts in the same order), and its single-client run right after the hot path's. No GraphQL, no chi, no middleware (access log, metrics, request id, timeout): what one HTTP lookup through our storage costs on this machine.\n")
+	if cfg.profile {
+		fmt.Fprintf(&b, "- Profiles: both servers run with `DEBUG_ADDR` (net/http/pprof) on a loopback port; in the last repetition the hot path, reference and page runs are CPU-profiled at Go's default 100 Hz (a small overhead those runs carry; the medians of several repetitions dilute it). See [Where the server's CPU goes](#where-the-servers-cpu-goes).\n")
+	} else {
+		fmt.Fprintf(&b, "- Profiles: off (`-profile=false`).\n")
+	}
+	fmt.Fprintf(&b, "\n")
 
 	fmt.Fprintf(&b, "Requests (random existing keys; createHolder with fresh documents and a holder-sized input):\n\n")
 	for _, q := range []struct{ name, query string }{{runHot, hotPathQuery}, {runPage, pageQuery}, {runByDoc, byDocQuery}, {runCreate, createMutation}} {
@@ -305,16 +439,23 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "| %s |\n", strings.Join(x.cells(), " | "))
 	}
 	fmt.Fprintf(&b, "\nServer peak RSS (VmHWM at the end): **%.1f MB**.\n\n", float64(r.m.rssKB)/1024)
+	for _, x := range r.rows {
+		if x.name == runPlain+" (reference)" && x.throughput > 0 {
+			fmt.Fprintf(&b, "The plain handler + storage reference reaches %.3f× pgbench -S; the hot path reaches %.3f× the reference (medians of per-repetition ratios).\n\n", x.ratio, r.hotVsPlain)
+		}
+	}
 
 	fmt.Fprintf(&b, "## Targets of issue 7\n\n| target | wanted | measured | |\n|---|---|---|---|\n")
 	for _, t := range r.targets {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.what, t.want, t.got, verdict(t.met))
 	}
 
+	r.profileMarkdown(&b)
+
 	fmt.Fprintf(&b, "\n## Every run\n\n| rep | run | req/s | p50 | p99 | SQL/req | failed/total |\n|---|---|---|---|---|---|---|\n")
 	for i, x := range r.m.reps {
 		fmt.Fprintf(&b, "| %d | %s | %.0f | — | — | — | %d/%d |\n", i+1, runSelectRef, x.selectRef.tps, x.selectRef.failed, x.selectRef.processed)
-		for _, name := range []string{runHot, runPage, runByDoc, runSingle, runOpen} {
+		for _, name := range []string{runHot, runPlain, runPage, runByDoc, runSingle, runPlainSingle, runOpen} {
 			if res, ok := x.api[name]; ok {
 				fmt.Fprintf(&b, "| %d | %s | %.0f | %s | %s | %.2f | %d/%d |\n", i+1, name, res.throughput(), fmtDur(res.percentile(0.5)), fmtDur(res.percentile(0.99)), res.stmtsPerRequest(), res.failures, res.requests)
 			}

@@ -65,6 +65,11 @@ type Config struct {
 	LogLevel                string
 	OTLPEndpoint            string
 	Version                 string
+
+	// DebugAddress, when set, is the listen address of a second HTTP server that serves
+	// Go's profiler (net/http/pprof, /debug/pprof/) and nothing else. Empty (default) is
+	// off. Production refuses an address that is not loopback.
+	DebugAddress string
 }
 
 // Production reports whether the server runs in production mode.
@@ -129,8 +134,8 @@ func randomHex(n int) string {
 }
 
 // Load reads the configuration, applies defaults and validates it. Production mode
-// refuses to start without explicit keys and DATABASE_URL, and turns introspection and
-// the playground off unless asked for.
+// refuses to start without explicit keys and DATABASE_URL or with a debug listener that
+// is not loopback, and turns introspection and the playground off unless asked for.
 func Load(getenv Env) (Config, error) {
 	p := parser{getenv: getenv}
 	c := Config{
@@ -161,6 +166,7 @@ func Load(getenv Env) (Config, error) {
 		LogLevel:            p.str("LOG_LEVEL", "info"),
 		OTLPEndpoint:        p.str("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
 		Version:             p.str("VERSION", "dev"),
+		DebugAddress:        p.str("DEBUG_ADDR", ""),
 	}
 	prod := c.Production()
 	c.EnableIntrospection = p.bool("GRAPHQL_INTROSPECTION", !prod)
@@ -203,6 +209,17 @@ func Load(getenv Env) (Config, error) {
 	if c.DBMaxConns < 1 {
 		p.fail("DB_MAX_CONNS", "must be at least 1")
 	}
+	if c.DebugAddress != "" {
+		host, _, err := net.SplitHostPort(c.DebugAddress)
+		switch {
+		case err != nil:
+			p.fail("DEBUG_ADDR", "must be host:port, e.g. 127.0.0.1:6060")
+		case prod && !loopbackHost(host):
+			// Profiles and goroutine dumps show the server's internals (and may hold
+			// fragments of request data): never reachable from another machine in production.
+			p.fail("DEBUG_ADDR", "must be a loopback address in production (127.0.0.1, [::1] or localhost), not "+c.DebugAddress)
+		}
+	}
 	if len(p.errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %s", strings.Join(p.errs, "; "))
 	}
@@ -243,6 +260,16 @@ func insecureRemoteDB(dsn string, getenv Env) bool {
 		}
 	}
 	return false
+}
+
+// loopbackHost reports whether a listen host is loopback only. An empty host listens
+// on every interface.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 type parser struct {

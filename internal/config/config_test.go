@@ -101,6 +101,9 @@ func TestLoad_Defaults(t *testing.T) {
 	if len(c.PreviousEncryptKeys) != 0 {
 		t.Errorf("PreviousEncryptKeys = %x, want none", c.PreviousEncryptKeys)
 	}
+	if c.DebugAddress != "" {
+		t.Errorf("DebugAddress = %q, want off by default", c.DebugAddress)
+	}
 }
 
 func TestLoad_Overrides(t *testing.T) {
@@ -181,6 +184,47 @@ func TestLoad_Errors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			loadErr(t, tt.vars, tt.names...)
+		})
+	}
+}
+
+// TestLoad_DebugAddress: the pprof listener is off by default, any host:port in
+// development, and loopback only in production, where every other setting here is
+// valid so the refusal can only be DEBUG_ADDR's.
+func TestLoad_DebugAddress(t *testing.T) {
+	prod := func(addr string) map[string]string {
+		return withKeys(map[string]string{
+			"ENV_NAME": "production", "DATABASE_URL": "postgres://crm@db.example.com/crm?sslmode=verify-full", "DEBUG_ADDR": addr,
+		})
+	}
+	for _, addr := range []string{"127.0.0.1:6060", "[::1]:6060", "localhost:6060", "127.0.0.1:0"} {
+		t.Run("ProductionLoopback "+addr, func(t *testing.T) {
+			if c := mustLoad(t, prod(addr)); c.DebugAddress != addr {
+				t.Errorf("DebugAddress = %q, want %q", c.DebugAddress, addr)
+			}
+		})
+	}
+	for _, addr := range []string{":6060", "0.0.0.0:6060", "[::]:6060", "10.0.0.5:6060", "debug.example.com:6060"} {
+		t.Run("ProductionRefuses "+addr, func(t *testing.T) {
+			_, err := config.Load(env(prod(addr)))
+			if err == nil {
+				t.Fatalf("Load accepted DEBUG_ADDR=%s in production", addr)
+			}
+			if msg := err.Error(); !strings.Contains(msg, "DEBUG_ADDR") || !strings.Contains(msg, "loopback") || strings.Contains(msg, "DATABASE_URL") {
+				t.Errorf("error %q, want only a DEBUG_ADDR loopback refusal", msg)
+			}
+		})
+	}
+	for _, addr := range []string{":6060", "0.0.0.0:6060", "127.0.0.1:6060"} {
+		t.Run("Development "+addr, func(t *testing.T) {
+			if c := mustLoad(t, withKeys(map[string]string{"DEBUG_ADDR": addr})); c.DebugAddress != addr {
+				t.Errorf("DebugAddress = %q, want %q", c.DebugAddress, addr)
+			}
+		})
+	}
+	for _, addr := range []string{"6060", "127.0.0.1", "http://127.0.0.1:6060"} {
+		t.Run("Malformed "+addr, func(t *testing.T) {
+			loadErr(t, withKeys(map[string]string{"DEBUG_ADDR": addr}), "DEBUG_ADDR")
 		})
 	}
 }

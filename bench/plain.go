@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+
+	serverconfig "github.com/lerianstudio/crm-registry/internal/config"
+	"github.com/lerianstudio/crm-registry/internal/crm"
+	"github.com/lerianstudio/crm-registry/internal/fieldcrypt"
+	"github.com/lerianstudio/crm-registry/internal/postgres"
+)
+
+// servePlainFlag, as the first argument, runs this program as the plain reference
+// server instead of the harness. It is not a flag of the flag package, so -help does
+// not list it: only the harness starts it.
+const servePlainFlag = "-serve-plain"
+
+// servePlain is the "plain handler + storage" reference: what one HTTP lookup through
+// the storage service costs on this machine without GraphQL. It reads the server's
+// configuration from the environment the harness gives the real server (config.Load:
+// DATABASE_URL, keys, DB_MAX_CONNS, DB_DRIVER, DB_STATEMENT_TIMEOUT, DEBUG_ADDR), opens
+// the database as server.go does, with the server's GC settings, and serves
+//
+//	POST /lookup {"accountId": "…"} → {"id": "…", "holder": {"id": "…", "name": "…", "document": "…"}}
+//
+// through postgres.AliasAccountService.FindAliasAccountByLedgerAccount under the read
+// scope the hot path's query gets (the holder's personal data, nothing of the alias
+// account), plus GET /readyz, until SIGTERM. It returns the exit status.
+func servePlain() int {
+	// As the server's main does: GOGC 400 and a 200 MiB soft memory limit by default.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(200 << 20)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := plainServe(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "bench -serve-plain:", err)
+		return 1
+	}
+	return 0
+}
+
+// plainServe serves until ctx is done.
+func plainServe(ctx context.Context) error {
+	cfg, err := serverconfig.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is required")
+	}
+	// The options server.go passes (it adds WrapConnector only when tracing is on, and
+	// the harness turns tracing off).
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{
+		MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.StatementTimeout, Driver: cfg.DBDriver,
+	})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	enc, err := fieldcrypt.New(cfg.EncryptKey, cfg.HashKey, cfg.PreviousEncryptKeys...)
+	if err != nil {
+		return err
+	}
+	h := plainHandler{aliases: postgres.NewAliasAccountService(db, enc)}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /lookup", h.lookup)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := db.PingContext(r.Context()); err != nil {
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		}
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	ln, err := net.Listen("tcp", cfg.ServerAddress)
+	if err != nil {
+		return err
+	}
+	if cfg.DebugAddress != "" { // as server.go: pprof on a listener of its own
+		dln, err := net.Listen("tcp", cfg.DebugAddress)
+		if err != nil {
+			return err
+		}
+		dmux := http.NewServeMux()
+		dmux.HandleFunc("/debug/pprof/", pprof.Index)
+		dmux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		dsrv := &http.Server{Handler: dmux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = dsrv.Serve(dln) }()
+		defer dsrv.Close()
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// plainHandler answers the reference lookups.
+type plainHandler struct {
+	aliases *postgres.AliasAccountService
+}
+
+// plainScope is the read scope gqlgen's handler derives for the hot path's selection
+// (graph/scope.go): holder name and document are personal data; id and holder of the
+// alias account need none of its costly parts.
+var plainScope = crm.ReadScope{Holder: crm.PersonalData}
+
+type plainRequest struct {
+	AccountID uuid.UUID `json:"accountId"`
+}
+
+type plainResponse struct {
+	ID     uuid.UUID   `json:"id"`
+	Holder plainHolder `json:"holder"`
+}
+
+type plainHolder struct {
+	ID       uuid.UUID `json:"id"`
+	Name     string    `json:"name"`
+	Document string    `json:"document"`
+}
+
+func (h plainHandler) lookup(w http.ResponseWriter, r *http.Request) {
+	// The organization header, checked as graph.OrganizationMiddleware checks it.
+	org, err := uuid.Parse(r.Header.Get("X-Organization-Id"))
+	if err != nil || org == uuid.Nil {
+		http.Error(w, "X-Organization-Id must be a UUID", http.StatusBadRequest)
+		return
+	}
+	var in plainRequest
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		http.Error(w, "body must be {\"accountId\": \"<uuid>\"}", http.StatusBadRequest)
+		return
+	}
+	ctx := crm.NewContextWithReadScope(crm.NewContextWithOrganization(r.Context(), org), plainScope)
+	a, err := h.aliases.FindAliasAccountByLedgerAccount(ctx, in.AccountID)
+	switch {
+	case crm.ErrorCode(err) == crm.ENOTFOUND:
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	case a.Holder == nil:
+		http.Error(w, "the alias account came without its holder", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(plainResponse{
+		ID:     a.ID,
+		Holder: plainHolder{ID: a.Holder.ID, Name: a.Holder.Name, Document: a.Holder.Document},
+	})
+}
+
+// plainWorkload is the hot path's lookup as a request to the plain reference server:
+// the same random choices as hotPathWorkload, so the same seed gives the same keys.
+func plainWorkload(d *dataset) workload {
+	marker := []byte(`"holder":{"id":"`)
+	return workload{
+		name: runPlain,
+		body: func(r *rand.Rand, buf []byte) []byte {
+			id := accountID(d.seed, r.IntN(d.holders), r.IntN(aliasesPerHolder))
+			buf = append(buf, `{"accountId":"`...)
+			buf = append(buf, id.String()...)
+			return append(buf, `"}`...)
+		},
+		ok: func(b []byte) bool { return bytes.Contains(b, marker) },
+	}
+}
