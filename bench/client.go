@@ -192,6 +192,7 @@ type runResult struct {
 	// one was asked for; profileErr says why there is none.
 	profile    []byte
 	profileErr error
+	cpu        cpuUse // over the measured window
 }
 
 func (r runResult) throughput() float64 {

@@ -65,6 +65,10 @@ type env struct {
 	data      *dataset
 	dataDirFS string
 	sizes     string // table sizes after loading
+	// postmasterPID is PostgreSQL's postmaster, for the CPU accounting (cpu.go);
+	// postmasterErr says why it is 0.
+	postmasterPID int
+	postmasterErr error
 }
 
 // startEnv starts the cluster and the server and loads the dataset. On error the
@@ -105,6 +109,9 @@ func startEnv(ctx context.Context, cfg config, root, tmp string) (*env, error) {
 	}
 	e.cluster = cluster
 	e.dataDirFS = fsType(cluster.DataDir())
+	if e.postmasterPID, e.postmasterErr = readPostmasterPID(cluster.DataDir()); e.postmasterErr != nil {
+		log.Printf("no CPU accounting of PostgreSQL: %v", e.postmasterErr)
+	}
 	for _, name := range []string{"crm", "pgbench"} {
 		if err := cluster.CreateDatabase(ctx, name, ""); err != nil {
 			return e, err
@@ -233,6 +240,7 @@ type pgbenchResult struct {
 	latencyAvg time.Duration
 	failed     int64
 	processed  int64
+	cpu        cpuUse // from pgbench's start to its exit
 }
 
 // runPgbench runs pgbench with mode ("-S" or "-N"), prepared statements, at the given
@@ -243,10 +251,18 @@ func (e *env) runPgbench(ctx context.Context, mode string, clients int, d time.D
 	cmd := e.pgbenchCmd(ctx, mode, "-M", "prepared", "-c", c, "-j", c, "-T", strconv.Itoa(secs))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	w := e.startCPU(nil)
+	err := cmd.Run()
+	u := w.stop()
+	if err != nil {
 		return pgbenchResult{}, fmt.Errorf("pgbench %s: %w\n%s%s", mode, err, stdout.String(), stderr.String())
 	}
-	return parsePgbench(stdout.String())
+	u.cpu[partPgbench] = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	u.has[partPgbench] = true
+	r, err := parsePgbench(stdout.String())
+	u.units = r.processed
+	r.cpu = u
+	return r, err
 }
 
 func parsePgbench(out string) (pgbenchResult, error) {

@@ -19,8 +19,11 @@
 //  7. pgbench -N -M prepared — the write reference — and createHolder.
 //
 // Every API run uses the same closed-loop Go HTTP client at the same concurrency as
-// pgbench. Both servers run with DEBUG_ADDR (net/http/pprof) on a free loopback port;
-// with -profile (the default) the hot path, reference and page runs of the last
+// pgbench. Every measured run's CPU is accounted by process from Linux's /proc
+// (cpu.go): the server under test, PostgreSQL (postmaster and children), pgbench, the
+// harness itself and the whole machine, as cores and CPU µs per request or
+// transaction. Both servers run with DEBUG_ADDR (net/http/pprof) on a free loopback
+// port; with -profile (the default) the hot path, reference and page runs of the last
 // repetition are CPU-profiled by the server under load, saved to
 // bench/profiles/<run>.pprof with a `go tool pprof -top -cum` summary in <run>.txt, and
 // broken down by layer in the results. It prints a table and writes bench/results.md

@@ -63,7 +63,7 @@ func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 			return nil, err
 		}
 		r.selectRef = ref
-		log.Printf("  %-22s %9.0f tps  avg %v  (failed %d)", runSelectRef, ref.tps, ref.latencyAvg.Round(time.Microsecond), ref.failed)
+		log.Printf("  %-22s %9.0f tps  avg %v  (failed %d)%s", runSelectRef, ref.tps, ref.latencyAvg.Round(time.Microsecond), ref.failed, ref.cpu.brief())
 
 		// The plain reference runs right after the hot path, with the hot path's seed:
 		// the same keys in the same order.
@@ -73,26 +73,24 @@ func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 			c       *httpClient
 			clients int
 			seed    int
-			srv     *server // the server answering, profiled in the last repetition; nil: never
+			srv     *server // the server answering
+			profile bool    // profiled in the last repetition
 		}{
-			{runHot, hot, closed, cfg.clients, 0, e.server},
-			{runPlain, plain, plainClient, cfg.clients, 0, e.plain},
-			{runPage, page, closed, cfg.clients, 1, e.server},
-			{runByDoc, byDoc, closed, cfg.clients, 2, nil},
-			{runSingle, hot, closed, 1, 3, nil},
-			{runPlainSingle, plain, plainClient, 1, 3, nil},
+			{runHot, hot, closed, cfg.clients, 0, e.server, true},
+			{runPlain, plain, plainClient, cfg.clients, 0, e.plain, true},
+			{runPage, page, closed, cfg.clients, 1, e.server, true},
+			{runByDoc, byDoc, closed, cfg.clients, 2, e.server, false},
+			{runSingle, hot, closed, 1, 3, e.server, false},
+			{runPlainSingle, plain, plainClient, 1, 3, e.plain, false},
 		} {
-			var prof *server
-			if cfg.profile && last {
-				prof = x.srv
-			}
-			res, err := apiRun(ctx, e, x.c, x.w, x.clients, cfg, seed(x.seed), prof)
+			prof := cfg.profile && last && x.profile
+			res, err := apiRun(ctx, e, x.c, x.w, x.clients, cfg, seed(x.seed), x.srv, prof)
 			if err != nil {
 				return nil, err
 			}
 			logRun(x.name, res)
-			if prof != nil {
-				m.profiles = append(m.profiles, saveProfile(cfg.profileDir, cfg.profileSuffix, x.name, prof, res))
+			if prof {
+				m.profiles = append(m.profiles, saveProfile(cfg.profileDir, cfg.profileSuffix, x.name, x.srv, res))
 				res.profile = nil
 			}
 			r.api[x.name] = res
@@ -104,7 +102,10 @@ func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 			if err != nil {
 				return nil, err
 			}
+			w := e.startCPU(e.server)
 			res, err := openLoop(ctx, open, hot, rate, cfg.duration, openWorkers, seed(10))
+			res.cpu = w.stop()
+			res.cpu.units = res.requests
 			if err != nil {
 				return nil, err
 			}
@@ -122,9 +123,9 @@ func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 			return nil, err
 		}
 		r.writeRef = wref
-		log.Printf("  %-22s %9.0f tps  avg %v  (failed %d)", runWriteRef, wref.tps, wref.latencyAvg.Round(time.Microsecond), wref.failed)
+		log.Printf("  %-22s %9.0f tps  avg %v  (failed %d)%s", runWriteRef, wref.tps, wref.latencyAvg.Round(time.Microsecond), wref.failed, wref.cpu.brief())
 
-		res, err := apiRun(ctx, e, closed, create, cfg.clients, cfg, seed(20), nil)
+		res, err := apiRun(ctx, e, closed, create, cfg.clients, cfg, seed(20), e.server, false)
 		if err != nil {
 			return nil, err
 		}
@@ -136,9 +137,10 @@ func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 }
 
 // apiRun warms up (unmeasured), then runs the closed loop, counting the database's
-// statements over exactly the measured requests. When prof is not nil, it takes that
-// server's CPU profile during the measured run (see startProfile).
-func apiRun(ctx context.Context, e *env, c *httpClient, w workload, clients int, cfg config, seed uint64, prof *server) (runResult, error) {
+// statements over exactly the measured requests and accounting the CPU of srv (the
+// server answering), PostgreSQL, the harness and the machine over the measured loop.
+// With prof, it takes srv's CPU profile during the measured run (see startProfile).
+func apiRun(ctx context.Context, e *env, c *httpClient, w workload, clients int, cfg config, seed uint64, srv *server, prof bool) (runResult, error) {
 	if cfg.warmup > 0 {
 		wu := closedLoop(ctx, c, w, clients, cfg.warmup, seed^0xffff)
 		if err := ctx.Err(); err != nil {
@@ -152,11 +154,14 @@ func apiRun(ctx context.Context, e *env, c *httpClient, w workload, clients int,
 	if err != nil {
 		return runResult{}, err
 	}
+	cpu := e.startCPU(srv)
 	var pending *pendingProfile
-	if prof != nil {
-		pending = startProfile(ctx, prof.debugAddr, cfg.duration)
+	if prof {
+		pending = startProfile(ctx, srv.debugAddr, cfg.duration)
 	}
 	res := closedLoop(ctx, c, w, clients, cfg.duration, seed)
+	res.cpu = cpu.stop()
+	res.cpu.units = res.requests
 	if pending != nil {
 		res.profile, res.profileErr = pending.wait()
 	}
@@ -174,6 +179,7 @@ func apiRun(ctx context.Context, e *env, c *httpClient, w workload, clients int,
 func logRun(name string, r runResult) {
 	msg := fmt.Sprintf("  %-22s %9.0f req/s  p50 %v  p99 %v  %.2f SQL/req", name, r.throughput(),
 		r.percentile(0.50).Round(time.Microsecond), r.percentile(0.99).Round(time.Microsecond), r.stmtsPerRequest())
+	msg += r.cpu.brief()
 	if r.failures > 0 {
 		msg += fmt.Sprintf("  FAILURES %d/%d, first: %s", r.failures, r.requests, r.firstErr)
 	}

@@ -268,6 +268,7 @@ func (r *report) table() string {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.what, t.want, t.got, verdict(t.met))
 	}
 	tw.Flush()
+	b.WriteString(cpuTableText(r.m))
 	if head, rows := r.profileTable(); len(rows) > 0 {
 		fmt.Fprintf(&b, "\nserver CPU by layer, last repetition (flat: each sample once, first group from the leaf; cumulative in parentheses):\n")
 		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
@@ -358,7 +359,7 @@ func (r *report) profileMarkdown(b *strings.Builder) {
 			fmt.Fprintf(b, " %s: `%s`, summary [`%s`](%s);", pr.run, r.relPath(pr.file), filepath.Base(pr.text), r.relPath(pr.text))
 		}
 	}
-	fmt.Fprintf(b, " the summaries are `go tool pprof -top -cum -nodecount 60 <binary> <profile>`, the `.pprof` files are git-ignored. A profile covers one process: PostgreSQL, pgbench and the load client share the machine's %d cores with it, and are not in it.\n\n", runtime.NumCPU())
+	fmt.Fprintf(b, " the summaries are `go tool pprof -top -cum -nodecount 60 <binary> <profile>`, the `.pprof` files are git-ignored. A profile covers one process: PostgreSQL, pgbench and the load client share the machine's %d cores with it, and are not in it (their CPU is in the previous section).\n\n", runtime.NumCPU())
 	fmt.Fprintf(b, "Method: each sample is counted once (*flat*), for the first group met walking its stack from the leaf (the function on the CPU) towards the root; samples in none are *other*, and the flat shares of a column sum to 100%%. "+
 		"So allocation and GC count for *GC + runtime* whoever allocated, a layer's own code counts for that layer, and a system call counts for the layer that made it (a socket read under lib/pq for the driver, a response write for HTTP). "+
 		"In parentheses, *cumulative*: the share of samples with a function of the group anywhere on the stack; cumulative shares overlap and do not add up (every request runs under net/http, every driver call under `internal/postgres`, so *decryption + blob decoding*'s cumulative share includes the driver's). "+
@@ -423,6 +424,7 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "- Plain handler + storage (reference): the harness itself re-executed as `bench -serve-plain`, a net/http server with one handler, `POST /lookup {\"accountId\": …}`, that checks `X-Organization-Id`, calls `postgres.AliasAccountService.FindAliasAccountByLedgerAccount` under the read scope the hot path's query gets (the holder's personal data, nothing of the alias account) and writes `{\"id\", \"holder\": {\"id\", \"name\", \"document\"}}` with encoding/json. "+
 		"It reads the server's environment through `config.Load` (same DATABASE_URL, keys, pool size, driver and statement timeout; the same `-server-env`), opens the database with `postgres.Open` as server.go does, and sets the server's GOGC 400 and 200 MiB soft limit. "+
 		"It runs right after the hot path with the same client, concurrency and keys (the hot path's seed: the same accounts in the same order), and its single-client run right after the hot path's. No GraphQL, no chi, no middleware (access log, metrics, request id, timeout): what one HTTP lookup through our storage costs on this machine.\n")
+	fmt.Fprintf(&b, "- CPU accounting: every measured run's CPU time by process (server, PostgreSQL, pgbench, harness) and of the whole machine, from `/proc`; see [Where the CPU goes](#where-the-cpu-goes-per-run-medians-over-repetitions).\n")
 	if cfg.profile {
 		fmt.Fprintf(&b, "- Profiles: both servers run with `DEBUG_ADDR` (net/http/pprof) on a loopback port; in the last repetition the hot path, reference and page runs are CPU-profiled at Go's default 100 Hz (a small overhead those runs carry; the medians of several repetitions dilute it). See [Where the server's CPU goes](#where-the-servers-cpu-goes).\n")
 	} else {
@@ -450,6 +452,7 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.what, t.want, t.got, verdict(t.met))
 	}
 
+	cpuMarkdown(&b, r.m)
 	r.profileMarkdown(&b)
 
 	fmt.Fprintf(&b, "\n## Every run\n\n| rep | run | req/s | p50 | p99 | SQL/req | failed/total |\n|---|---|---|---|---|---|---|\n")
