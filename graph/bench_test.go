@@ -265,6 +265,36 @@ func BenchmarkHolderPage100WithoutStorage(b *testing.B) {
 	}
 }
 
+// BenchmarkCreateHolder: createHolder with a holder-sized input (the bench harness's),
+// a fresh document each time: validation, encryption, blind index, one prepared INSERT.
+func BenchmarkCreateHolder(b *testing.B) {
+	f := newBenchFixture(b)
+	const mutation = `mutation($in: CreateHolderInput!) { createHolder(input: $in) { holder { id } } }`
+	n := 0
+	next := func() []byte {
+		n++
+		return benchBody(b, mutation, map[string]any{"in": map[string]any{
+			"type": "NATURAL_PERSON", "name": "Ana Souza", "document": fmt.Sprintf("B-%09d", n), "externalId": fmt.Sprintf("ext-%d", n),
+			"contact": map[string]any{"primaryEmail": "bench@example.com", "mobilePhone": "+55 11 91234-5678"},
+			"addresses": map[string]any{"primary": map[string]any{"line1": "Rua Augusta 1500", "line2": "Apto 12", "zipCode": "01304-001",
+				"city": "São Paulo", "state": "SP", "country": "BR"}},
+			"naturalPerson": map[string]any{"favoriteName": "Bench", "birthDate": "1990-05-01", "nationality": "Brazilian", "status": "active"},
+			"metadata":      map[string]any{"segment": "retail"},
+		}})
+	}
+	want := []byte(`"createHolder":{"holder":{"id":"`)
+	f.serve(b, next(), want)
+	f.stmts.Reset()
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		body := next()
+		b.StartTimer()
+		f.serve(b, body, want)
+	}
+	b.ReportMetric(float64(f.stmts.Count())/float64(b.N), "sql/op")
+}
+
 // BenchmarkAliasAccountsByHolderBatch100: the alias accounts of 100 holders (200 rows),
 // the batch behind Holder.aliasAccounts on a page: straight through the service (one
 // statement and 200 mappings), and through a fresh request's dataloader, which also
