@@ -36,10 +36,12 @@ const aliasColumns = `id, organization_id, holder_id, ledger_id, account_id, bra
 bank_id, opening_date, closing_date, data_enc, bank_account_hash, iban_hash, participant_document_hash,
 related_party_hashes, related_party_roles, metadata, version, created_at, updated_at, deleted_at`
 
-// aliasReadColumns are what reads need: the blind indexes and the related-party search
-// arrays are only written (toRow derives them from the decrypted data).
-const aliasReadColumns = `id, organization_id, holder_id, ledger_id, account_id, branch, bank_type, country_code,
-bank_id, opening_date, closing_date, data_enc, metadata, version, created_at, updated_at, deleted_at`
+// aliasSelect is the select list of alias account reads (aliasReadColumns: the blind
+// indexes and the related-party search arrays are only written, toRow derives them from
+// the decrypted data) for the parts in parts.
+func aliasSelect(prefix string, parts crm.Parts) string {
+	return selectList(prefix, aliasReadColumns, parts)
+}
 
 // aliasRow is an alias_accounts row; data_enc holds aliasData, encrypted.
 type aliasRow struct {
@@ -277,8 +279,9 @@ func newAliasAccount(a *crm.AliasAccount, org uuid.UUID, t time.Time, keepIDs bo
 	return &n, nil
 }
 
-const findAliasByIDSQL = `SELECT ` + aliasReadColumns + ` FROM alias_accounts
-WHERE organization_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL)`
+var findAliasByIDSQL = newScopedSQL(func(p crm.Parts) string {
+	return `SELECT ` + aliasSelect("", p) + ` FROM alias_accounts WHERE organization_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL)`
+})
 
 // FindAliasAccountByID implements crm.AliasAccountService.
 func (s *AliasAccountService) FindAliasAccountByID(ctx context.Context, id uuid.UUID, includeDeleted bool) (*crm.AliasAccount, error) {
@@ -287,7 +290,7 @@ func (s *AliasAccountService) FindAliasAccountByID(ctx context.Context, id uuid.
 		return nil, err
 	}
 	var r aliasRow
-	if err := getOne(ctx, s.stmts, &r, findAliasByIDSQL, org, id, includeDeleted); err != nil {
+	if err := getOne(ctx, s.stmts, &r, findAliasByIDSQL[crm.ReadScopeFromContext(ctx).AliasAccount], org, id, includeDeleted); err != nil {
 		return nil, aliasNotFound(err)
 	}
 	return s.toAlias(&r, crm.ReadScopeFromContext(ctx).AliasAccount)
@@ -303,19 +306,22 @@ func aliasNotFound(err error) error {
 // aliasWithHolderRow is an alias account joined with its holder.
 type aliasWithHolderRow struct {
 	aliasRow
-	H holderRow `db:"h"`
+	H holderRow
 }
 
 // The hot path: one statement, one index probe on the partial unique index, the holder
 // joined in by primary key.
-const findAliasByLedgerAccountSQL = `SELECT a.id, a.organization_id, a.holder_id, a.ledger_id, a.account_id,
-a.branch, a.bank_type, a.country_code, a.bank_id, a.opening_date, a.closing_date, a.data_enc, a.metadata, a.version,
-a.created_at, a.updated_at, a.deleted_at,
-h.id AS "h.id", h.organization_id AS "h.organization_id", h.type AS "h.type", h.external_id AS "h.external_id",
-h.data_enc AS "h.data_enc", h.metadata AS "h.metadata",
-h.version AS "h.version", h.created_at AS "h.created_at", h.updated_at AS "h.updated_at", h.deleted_at AS "h.deleted_at"
+// Its variants are indexed [alias account parts][holder parts].
+var findAliasByLedgerAccountSQL = func() (q [crm.AllParts + 1]scopedSQL) {
+	for ap := range q {
+		q[ap] = newScopedSQL(func(hp crm.Parts) string {
+			return `SELECT ` + aliasSelect("a.", crm.Parts(ap)) + `, ` + holderSelect("h.", hp) + `
 FROM alias_accounts a JOIN holders h ON h.id = a.holder_id
 WHERE a.organization_id = $1 AND a.account_id = $2 AND a.deleted_at IS NULL`
+		})
+	}
+	return q
+}()
 
 // FindAliasAccountByLedgerAccount implements crm.AliasAccountService.
 func (s *AliasAccountService) FindAliasAccountByLedgerAccount(ctx context.Context, accountID uuid.UUID) (*crm.AliasAccount, error) {
@@ -323,11 +329,11 @@ func (s *AliasAccountService) FindAliasAccountByLedgerAccount(ctx context.Contex
 	if err != nil {
 		return nil, err
 	}
+	scope := crm.ReadScopeFromContext(ctx)
 	var r aliasWithHolderRow
-	if err := getOne(ctx, s.stmts, &r, findAliasByLedgerAccountSQL, org, accountID); err != nil {
+	if err := getOne(ctx, s.stmts, &r, findAliasByLedgerAccountSQL[scope.AliasAccount][scope.Holder], org, accountID); err != nil {
 		return nil, aliasNotFound(err)
 	}
-	scope := crm.ReadScopeFromContext(ctx)
 	a, err := s.toAlias(&r.aliasRow, scope.AliasAccount)
 	if err != nil {
 		return nil, err
@@ -338,13 +344,15 @@ func (s *AliasAccountService) FindAliasAccountByLedgerAccount(ctx context.Contex
 	return a, nil
 }
 
-const (
-	findAliasesByHolderIDsSQL = `SELECT ` + aliasReadColumns + ` FROM alias_accounts
-WHERE organization_id = $1 AND holder_id = ANY($2) AND deleted_at IS NULL ORDER BY holder_id, id`
-	findAliasesByIDsSQL = `SELECT ` + aliasReadColumns + ` FROM alias_accounts
-WHERE organization_id = $1 AND id = ANY($2) AND deleted_at IS NULL`
-	findAliasesByLedgerAccountsSQL = `SELECT ` + aliasReadColumns + ` FROM alias_accounts
-WHERE organization_id = $1 AND account_id = ANY($2) AND deleted_at IS NULL`
+// aliasesWhere is a read of alias accounts with the given WHERE clause.
+func aliasesWhere(where string) scopedSQL {
+	return newScopedSQL(func(p crm.Parts) string { return `SELECT ` + aliasSelect("", p) + ` FROM alias_accounts ` + where })
+}
+
+var (
+	findAliasesByHolderIDsSQL      = aliasesWhere(`WHERE organization_id = $1 AND holder_id = ANY($2) AND deleted_at IS NULL ORDER BY holder_id, id`)
+	findAliasesByIDsSQL            = aliasesWhere(`WHERE organization_id = $1 AND id = ANY($2) AND deleted_at IS NULL`)
+	findAliasesByLedgerAccountsSQL = aliasesWhere(`WHERE organization_id = $1 AND account_id = ANY($2) AND deleted_at IS NULL`)
 )
 
 // FindAliasAccountsByHolderIDs implements crm.AliasAccountService.
@@ -362,7 +370,7 @@ func (s *AliasAccountService) FindAliasAccountsByLedgerAccounts(ctx context.Cont
 	return s.findMany(ctx, findAliasesByLedgerAccountsSQL, accountIDs)
 }
 
-func (s *AliasAccountService) findMany(ctx context.Context, query string, ids []uuid.UUID) ([]*crm.AliasAccount, error) {
+func (s *AliasAccountService) findMany(ctx context.Context, query scopedSQL, ids []uuid.UUID) ([]*crm.AliasAccount, error) {
 	org, err := crm.OrganizationFromContext(ctx)
 	if err != nil {
 		return nil, err
@@ -370,11 +378,12 @@ func (s *AliasAccountService) findMany(ctx context.Context, query string, ids []
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := selectAll[aliasRow](ctx, s.stmts, query, org, pq.Array(ids))
+	parts := crm.ReadScopeFromContext(ctx).AliasAccount
+	rows, err := selectAll[aliasRow](ctx, s.stmts, query[parts], org, pq.Array(ids))
 	if err != nil {
 		return nil, formatError(err)
 	}
-	return s.toAliases(rows, crm.ReadScopeFromContext(ctx).AliasAccount)
+	return s.toAliases(rows, parts)
 }
 
 // FindAliasAccounts implements crm.AliasAccountService.
@@ -440,7 +449,7 @@ func (s *AliasAccountService) FindAliasAccounts(ctx context.Context, f crm.Alias
 		w.add("metadata @> ?::jsonb", meta)
 	}
 	var rows []aliasRow
-	total, more, err := pageQuery(ctx, s.db, "alias_accounts", aliasReadColumns, w, f.Page, &rows)
+	total, more, err := pageQuery(ctx, s.db, "alias_accounts", aliasSelect("", crm.ReadScopeFromContext(ctx).AliasAccount), w, f.Page, &rows)
 	if err != nil {
 		return nil, err
 	}
@@ -451,9 +460,10 @@ func (s *AliasAccountService) FindAliasAccounts(ctx context.Context, f crm.Alias
 	return &crm.AliasAccountPage{AliasAccounts: as, HasNextPage: more, TotalCount: total}, nil
 }
 
-const (
-	lockAliasSQL = `SELECT ` + aliasReadColumns + ` FROM alias_accounts
+var lockAliasSQL = `SELECT ` + aliasSelect("", crm.AllParts) + ` FROM alias_accounts
 WHERE organization_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL) FOR UPDATE`
+
+const (
 	updateAliasSQL = `UPDATE alias_accounts SET branch = :branch, bank_type = :bank_type, country_code = :country_code,
 bank_id = :bank_id, opening_date = :opening_date, closing_date = :closing_date, data_enc = :data_enc,
 bank_account_hash = :bank_account_hash, iban_hash = :iban_hash, participant_document_hash = :participant_document_hash,

@@ -38,9 +38,11 @@ func NewHolderService(db *sqlx.DB, enc fieldcrypt.Encrypter) *HolderService {
 
 const holderColumns = `id, organization_id, type, external_id, data_enc, document_hash, metadata, version, created_at, updated_at, deleted_at`
 
-// holderReadColumns are what reads need: the blind index is only written (toRow
-// recomputes it from the document).
-const holderReadColumns = `id, organization_id, type, external_id, data_enc, metadata, version, created_at, updated_at, deleted_at`
+// holderSelect is the select list of holder reads (holderReadColumns: the blind index
+// is only written, toRow recomputes it from the document) for the parts in parts.
+func holderSelect(prefix string, parts crm.Parts) string {
+	return selectList(prefix, holderReadColumns, parts)
+}
 
 // holderRow is a holders row. data_enc holds holderData, encrypted.
 type holderRow struct {
@@ -219,8 +221,9 @@ func assignID(id *uuid.UUID, keep bool) error {
 	return nil
 }
 
-const findHolderByIDSQL = `SELECT ` + holderReadColumns + ` FROM holders
-WHERE organization_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL)`
+var findHolderByIDSQL = newScopedSQL(func(p crm.Parts) string {
+	return `SELECT ` + holderSelect("", p) + ` FROM holders WHERE organization_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL)`
+})
 
 // FindHolderByID implements crm.HolderService.
 func (s *HolderService) FindHolderByID(ctx context.Context, id uuid.UUID, includeDeleted bool) (*crm.Holder, error) {
@@ -229,7 +232,7 @@ func (s *HolderService) FindHolderByID(ctx context.Context, id uuid.UUID, includ
 		return nil, err
 	}
 	var r holderRow
-	if err := getOne(ctx, s.stmts, &r, findHolderByIDSQL, org, id, includeDeleted); err != nil {
+	if err := getOne(ctx, s.stmts, &r, findHolderByIDSQL[crm.ReadScopeFromContext(ctx).Holder], org, id, includeDeleted); err != nil {
 		if err == sql.ErrNoRows {
 			return nil, crm.Errorf(crm.ENOTFOUND, "Holder not found.")
 		}
@@ -238,8 +241,9 @@ func (s *HolderService) FindHolderByID(ctx context.Context, id uuid.UUID, includ
 	return s.toHolder(&r, crm.ReadScopeFromContext(ctx).Holder)
 }
 
-const findHolderByDocumentSQL = `SELECT ` + holderReadColumns + ` FROM holders
-WHERE organization_id = $1 AND document_hash = $2 AND deleted_at IS NULL`
+var findHolderByDocumentSQL = newScopedSQL(func(p crm.Parts) string {
+	return `SELECT ` + holderSelect("", p) + ` FROM holders WHERE organization_id = $1 AND document_hash = $2 AND deleted_at IS NULL`
+})
 
 // FindHolderByDocument implements crm.HolderService.
 func (s *HolderService) FindHolderByDocument(ctx context.Context, document string) (*crm.Holder, error) {
@@ -251,7 +255,7 @@ func (s *HolderService) FindHolderByDocument(ctx context.Context, document strin
 		return nil, crm.InvalidField("document", "must contain at least one letter or digit")
 	}
 	var r holderRow
-	if err := getOne(ctx, s.stmts, &r, findHolderByDocumentSQL, org, s.documentIndex(org, document)); err != nil {
+	if err := getOne(ctx, s.stmts, &r, findHolderByDocumentSQL[crm.ReadScopeFromContext(ctx).Holder], org, s.documentIndex(org, document)); err != nil {
 		if err == sql.ErrNoRows {
 			return nil, crm.Errorf(crm.ENOTFOUND, "Holder not found.")
 		}
@@ -260,8 +264,9 @@ func (s *HolderService) FindHolderByDocument(ctx context.Context, document strin
 	return s.toHolder(&r, crm.ReadScopeFromContext(ctx).Holder)
 }
 
-const findHoldersByIDsSQL = `SELECT ` + holderReadColumns + ` FROM holders
-WHERE organization_id = $1 AND id = ANY($2) AND deleted_at IS NULL`
+var findHoldersByIDsSQL = newScopedSQL(func(p crm.Parts) string {
+	return `SELECT ` + holderSelect("", p) + ` FROM holders WHERE organization_id = $1 AND id = ANY($2) AND deleted_at IS NULL`
+})
 
 // FindHoldersByIDs implements crm.HolderService.
 func (s *HolderService) FindHoldersByIDs(ctx context.Context, ids []uuid.UUID) ([]*crm.Holder, error) {
@@ -272,7 +277,7 @@ func (s *HolderService) FindHoldersByIDs(ctx context.Context, ids []uuid.UUID) (
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := selectAll[holderRow](ctx, s.stmts, findHoldersByIDsSQL, org, pq.Array(ids))
+	rows, err := selectAll[holderRow](ctx, s.stmts, findHoldersByIDsSQL[crm.ReadScopeFromContext(ctx).Holder], org, pq.Array(ids))
 	if err != nil {
 		return nil, formatError(err)
 	}
@@ -316,7 +321,7 @@ func (s *HolderService) FindHolders(ctx context.Context, f crm.HolderFilter) (*c
 		w.add("created_at < ?", *f.CreatedBefore)
 	}
 	var rows []holderRow
-	total, more, err := pageQuery(ctx, s.db, "holders", holderReadColumns, w, f.Page, &rows)
+	total, more, err := pageQuery(ctx, s.db, "holders", holderSelect("", crm.ReadScopeFromContext(ctx).Holder), w, f.Page, &rows)
 	if err != nil {
 		return nil, err
 	}
@@ -406,8 +411,9 @@ func unmarshalMetadata(s string) (crm.Metadata, error) {
 	return m, nil
 }
 
-const findHoldersOfAliasAccountsSQL = `SELECT ` + holderReadColumns + ` FROM holders
-WHERE organization_id = $1 AND id = ANY($2)`
+var findHoldersOfAliasAccountsSQL = newScopedSQL(func(p crm.Parts) string {
+	return `SELECT ` + holderSelect("", p) + ` FROM holders WHERE organization_id = $1 AND id = ANY($2)`
+})
 
 // FindHoldersOfAliasAccounts implements crm.HolderService.
 func (s *HolderService) FindHoldersOfAliasAccounts(ctx context.Context, ids []uuid.UUID) ([]*crm.Holder, error) {
@@ -418,14 +424,14 @@ func (s *HolderService) FindHoldersOfAliasAccounts(ctx context.Context, ids []uu
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := selectAll[holderRow](ctx, s.stmts, findHoldersOfAliasAccountsSQL, org, pq.Array(ids))
+	rows, err := selectAll[holderRow](ctx, s.stmts, findHoldersOfAliasAccountsSQL[crm.ReadScopeFromContext(ctx).Holder], org, pq.Array(ids))
 	if err != nil {
 		return nil, formatError(err)
 	}
 	return s.toHolders(rows, crm.ReadScopeFromContext(ctx).Holder)
 }
 
-const lockHolderSQL = `SELECT ` + holderReadColumns + ` FROM holders
+var lockHolderSQL = `SELECT ` + holderSelect("", crm.AllParts) + ` FROM holders
 WHERE organization_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL) FOR UPDATE`
 
 // lockHolder reads a holder and locks its row until the transaction ends, so

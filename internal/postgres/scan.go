@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
+
+	"github.com/lerianstudio/crm-registry/internal/crm"
 )
 
 // dbID is a uuid column. lib/pq hands uuids over as 36 bytes of text; uuid.UUID.Scan
@@ -83,6 +86,50 @@ func (c *stmtCache) exec(ctx context.Context, query string, args ...any) error {
 // reflect.New, a field-map walk and a slice of pointers per row, which adds up on pages
 // of hundreds of rows. A column list and its readDest change together; the round-trip
 // tests fail on any mismatch.
+
+// The read column lists, in readDest order. data_enc and metadata are the costly
+// columns: a read whose crm.ReadScope leaves them out selects constants in their place
+// (selectList), so PostgreSQL does not format them, nor lib/pq parse them, for nothing.
+var (
+	holderReadColumns = []string{"id", "organization_id", "type", "external_id", "data_enc", "metadata", "version",
+		"created_at", "updated_at", "deleted_at"}
+	aliasReadColumns = []string{"id", "organization_id", "holder_id", "ledger_id", "account_id", "branch", "bank_type",
+		"country_code", "bank_id", "opening_date", "closing_date", "data_enc", "metadata", "version", "created_at",
+		"updated_at", "deleted_at"}
+)
+
+// selectList joins cols, each prefixed (a table alias and a dot, or nothing), reading
+// NULL for data_enc unless parts has crm.PersonalData and an empty object for metadata
+// unless it has crm.MetadataPart.
+func selectList(prefix string, cols []string, parts crm.Parts) string {
+	var b strings.Builder
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		switch {
+		case c == "data_enc" && parts&crm.PersonalData == 0:
+			b.WriteString("NULL::bytea")
+		case c == "metadata" && parts&crm.MetadataPart == 0:
+			b.WriteString("'{}'::jsonb")
+		default:
+			b.WriteString(prefix + c)
+		}
+	}
+	return b.String()
+}
+
+// scopedSQL is a read statement in one variant per crm.Parts value, indexed by it.
+type scopedSQL [crm.AllParts + 1]string
+
+// newScopedSQL builds every variant of a read statement.
+func newScopedSQL(build func(parts crm.Parts) string) scopedSQL {
+	var q scopedSQL
+	for p := range q {
+		q[p] = build(crm.Parts(p))
+	}
+	return q
+}
 
 // readRow is a row type whose fields readDest lists, P being its pointer type.
 type readRow[R any] interface {
