@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -111,49 +112,142 @@ func createWorkload(d *dataset) workload {
 	}
 }
 
+// Load clients (-client): raw, the harness's own lean HTTP/1.1 client (rawclient.go),
+// or nethttp, net/http's Client.
+const (
+	clientRaw     = "raw"
+	clientNetHTTP = "nethttp"
+)
+
 // httpClient posts requests to one URL (the server's /graphql, or the plain reference
-// server's /lookup) as the benchmark organization.
+// server's /lookup) as the benchmark organization, through the client of its kind.
 type httpClient struct {
-	url string
-	hc  *http.Client
+	kind string
+	url  string
+	// nethttp: one Client whose Transport keeps up to conns keep-alive connections,
+	// shared by the workers.
+	hc *http.Client
+	// raw: every worker has a connection of its own to addr, taken from idle (or new)
+	// when it starts and put back when it is done, so that the measured run after a
+	// warm-up reuses the warm-up's connections as net/http's pool does.
+	addr string
+	head []byte // rawRequestHead
+	mu   sync.Mutex
+	idle []*rawConn
 }
 
-// newHTTPClient returns a client of url keeping up to conns keep-alive connections.
-func newHTTPClient(url string, conns int) *httpClient {
-	tr := &http.Transport{
-		MaxIdleConns:        conns,
-		MaxIdleConnsPerHost: conns,
-		MaxConnsPerHost:     conns,
-		IdleConnTimeout:     time.Minute,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
+// newHTTPClient returns a client of rawURL (http://host:port/path) of kind raw or
+// nethttp, for up to conns concurrent workers.
+func newHTTPClient(rawURL string, conns int, kind string) (*httpClient, error) {
+	c := &httpClient{kind: kind, url: rawURL}
+	switch kind {
+	case clientRaw:
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		if u.Scheme != "http" || u.Host == "" || u.Port() == "" {
+			return nil, fmt.Errorf("raw client: want http://host:port/path, not %q", rawURL)
+		}
+		c.addr, c.head = u.Host, rawRequestHead(u.Host, u.RequestURI(), benchOrg.String())
+	case clientNetHTTP:
+		tr := &http.Transport{
+			MaxIdleConns:        conns,
+			MaxIdleConnsPerHost: conns,
+			MaxConnsPerHost:     conns,
+			IdleConnTimeout:     time.Minute,
+			DisableCompression:  true,
+			ForceAttemptHTTP2:   false,
+		}
+		c.hc = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	default:
+		return nil, fmt.Errorf("unknown client %q (want %s or %s)", kind, clientRaw, clientNetHTTP)
 	}
-	return &httpClient{url: url, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return c, nil
 }
 
-func (c *httpClient) close() { c.hc.CloseIdleConnections() }
+// close closes the idle connections (those of no running worker).
+func (c *httpClient) close() {
+	if c.hc != nil {
+		c.hc.CloseIdleConnections()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, rc := range c.idle {
+		rc.close()
+	}
+	c.idle = nil
+}
 
-// worker is one sequential client: its own buffers, headers and random source.
+// getConn returns an idle raw connection, or a new one (dialled on first use).
+func (c *httpClient) getConn() *rawConn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := len(c.idle); n > 0 {
+		rc := c.idle[n-1]
+		c.idle = c.idle[:n-1]
+		return rc
+	}
+	return newRawConn(c.addr, c.head)
+}
+
+// putConn keeps rc for the next worker, when it is still open.
+func (c *httpClient) putConn(rc *rawConn) {
+	if rc.conn == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.idle = append(c.idle, rc)
+}
+
+// worker is one sequential client: its own buffers, headers, random source and, for
+// the raw client, connection.
 type worker struct {
 	c    *httpClient
 	w    workload
 	r    *rand.Rand
-	hdr  http.Header
 	body []byte
+	// nethttp
+	hdr  http.Header
 	resp bytes.Buffer
+	// raw
+	rc *rawConn
 }
 
 func newWorker(c *httpClient, w workload, seed, n uint64) *worker {
-	hdr := http.Header{}
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("X-Organization-Id", benchOrg.String())
-	return &worker{c: c, w: w, r: rand.New(rand.NewPCG(seed, n)), hdr: hdr, body: make([]byte, 0, 1024)}
+	k := &worker{c: c, w: w, r: rand.New(rand.NewPCG(seed, n)), body: make([]byte, 0, 1024)}
+	if c.kind == clientRaw {
+		k.rc = c.getConn()
+	} else {
+		hdr := http.Header{}
+		hdr.Set("Content-Type", "application/json")
+		hdr.Set("X-Organization-Id", benchOrg.String())
+		k.hdr = hdr
+	}
+	return k
+}
+
+// close hands the worker's connection (raw client) back to its client, once the
+// worker's loop is over.
+func (k *worker) close() {
+	if k.rc != nil {
+		k.c.putConn(k.rc)
+		k.rc = nil
+	}
 }
 
 // do sends one request and reports whether it succeeded: HTTP 200, no GraphQL errors,
 // and the workload's own check.
 func (k *worker) do(ctx context.Context) (bool, string) {
 	k.body = k.w.body(k.r, k.body[:0])
+	if k.rc != nil {
+		status, b, err := k.rc.roundTrip(ctx, k.body)
+		if err != nil {
+			return false, err.Error()
+		}
+		return k.check(status, b)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, k.c.url, bytes.NewReader(k.body))
 	if err != nil {
 		return false, err.Error()
@@ -166,12 +260,20 @@ func (k *worker) do(ctx context.Context) (bool, string) {
 	k.resp.Reset()
 	_, err = io.Copy(&k.resp, resp.Body)
 	resp.Body.Close()
-	switch b := k.resp.Bytes(); {
-	case err != nil:
+	if err != nil {
 		return false, err.Error()
-	case resp.StatusCode != http.StatusOK:
-		return false, fmt.Sprintf("HTTP %d: %.200s", resp.StatusCode, b)
-	case bytes.Contains(b, []byte(`"errors":`)):
+	}
+	return k.check(resp.StatusCode, k.resp.Bytes())
+}
+
+var errorsKey = []byte(`"errors":`)
+
+// check judges a complete response.
+func (k *worker) check(status int, b []byte) (bool, string) {
+	switch {
+	case status != http.StatusOK:
+		return false, fmt.Sprintf("HTTP %d: %.200s", status, b)
+	case bytes.Contains(b, errorsKey):
 		return false, fmt.Sprintf("GraphQL errors: %.300s", b)
 	case !k.w.ok(b):
 		return false, fmt.Sprintf("unexpected response: %.300s", b)
@@ -254,6 +356,7 @@ func closedLoop(ctx context.Context, c *httpClient, w workload, clients int, d t
 		go func() {
 			defer wg.Done()
 			k := newWorker(c, w, seed, uint64(n))
+			defer k.close()
 			lat := make([]time.Duration, 0, 1<<14)
 			var requests, failures int64
 			var firstErr string
@@ -301,6 +404,7 @@ func openLoop(ctx context.Context, c *httpClient, w workload, rate float64, d ti
 		go func() {
 			defer wg.Done()
 			k := newWorker(c, w, seed, uint64(n))
+			defer k.close()
 			var lat []time.Duration
 			var requests, failures int64
 			var firstErr string

@@ -19,7 +19,11 @@
 //  7. pgbench -N -M prepared — the write reference — and createHolder.
 //
 // Every API run uses the same closed-loop Go HTTP client at the same concurrency as
-// pgbench. Every measured run's CPU is accounted by process from Linux's /proc
+// pgbench: by default (-client raw) the harness's own lean HTTP/1.1 client
+// (rawclient.go: one persistent connection per worker, one write per request, a
+// minimal response parser), since the client shares the machine's cores with the
+// server and PostgreSQL while pgbench is a lean C client; -client nethttp runs
+// net/http's Client instead. Every measured run's CPU is accounted by process from Linux's /proc
 // (cpu.go): the server under test, PostgreSQL (postmaster and children), pgbench, the
 // harness itself and the whole machine, as cores and CPU µs per request or
 // transaction. Both servers run with DEBUG_ADDR (net/http/pprof) on a free loopback
@@ -56,6 +60,7 @@ type config struct {
 	seed        uint64
 	loadWorkers int
 	loadMode    string
+	client      string // clientRaw or clientNetHTTP
 	scale       int
 	out         string
 	loadOnly    bool
@@ -81,6 +86,7 @@ func main() {
 	flag.Uint64Var(&cfg.seed, "seed", 7, "seed of the deterministic dataset")
 	flag.IntVar(&cfg.loadWorkers, "load-workers", 4, "goroutines loading the dataset")
 	flag.StringVar(&cfg.loadMode, "load", "bulk", "how to load the dataset: bulk (postgres.BulkLoad, COPY) or services (CreateHolder/CreateAliasAccount per row)")
+	flag.StringVar(&cfg.client, "client", clientRaw, "load client of the API runs: raw (the harness's lean HTTP/1.1 client, one connection per worker) or nethttp (net/http's Client)")
 	flag.IntVar(&cfg.scale, "pgbench-scale", 10, "pgbench -i scale factor")
 	flag.StringVar(&cfg.out, "out", "", "results file (default bench/results.md for 100000 holders, bench/results-N.md otherwise; \"-\" for none)")
 	flag.BoolVar(&cfg.loadOnly, "load-only", false, "start everything and load the dataset, report the load time, then stop")
@@ -103,6 +109,10 @@ func main() {
 	flag.Parse()
 	if cfg.loadMode != "bulk" && cfg.loadMode != "services" {
 		fmt.Fprintln(os.Stderr, "bench: -load must be bulk or services")
+		os.Exit(2)
+	}
+	if cfg.client != clientRaw && cfg.client != clientNetHTTP {
+		fmt.Fprintln(os.Stderr, "bench: -client must be raw or nethttp")
 		os.Exit(2)
 	}
 	if cfg.holders < 1 || cfg.clients < 1 || cfg.reps < 1 || cfg.duration < time.Second {

@@ -42,12 +42,21 @@ type measurement struct {
 func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 	data := e.data
 	gqlURL := "http://" + e.server.addr + "/graphql"
-	closed := newHTTPClient(gqlURL, cfg.clients)
+	closed, err := newHTTPClient(gqlURL, cfg.clients, cfg.client)
+	if err != nil {
+		return nil, err
+	}
 	defer closed.close()
-	openWorkers := max(64, 8*cfg.clients)
-	open := newHTTPClient(gqlURL, openWorkers)
+	openWorkers := openLoopWorkers(cfg.clients)
+	open, err := newHTTPClient(gqlURL, openWorkers, cfg.client)
+	if err != nil {
+		return nil, err
+	}
 	defer open.close()
-	plainClient := newHTTPClient("http://"+e.plain.addr+"/lookup", cfg.clients)
+	plainClient, err := newHTTPClient("http://"+e.plain.addr+"/lookup", cfg.clients, cfg.client)
+	if err != nil {
+		return nil, err
+	}
 	defer plainClient.close()
 
 	hot, plain, page, byDoc, create := hotPathWorkload(data), plainWorkload(data), pageWorkload(data), byDocumentWorkload(data), createWorkload(data)
@@ -175,6 +184,9 @@ func apiRun(ctx context.Context, e *env, c *httpClient, w workload, clients int,
 	res.stmts = s1 - s0
 	return res, nil
 }
+
+// openLoopWorkers is the size of the open loop's pool of workers.
+func openLoopWorkers(clients int) int { return max(64, 8*clients) }
 
 func logRun(name string, r runResult) {
 	msg := fmt.Sprintf("  %-22s %9.0f req/s  p50 %v  p99 %v  %.2f SQL/req", name, r.throughput(),
