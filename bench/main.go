@@ -15,7 +15,7 @@
 //  4. a page of 100 holders with their alias accounts;
 //  5. holderByDocument;
 //  6. a single-client run of the hot path and of the reference, and an open-loop run
-//     (at half the measured maximum) of the hot path;
+//     (at half the measured maximum) of the hot path and then of the reference;
 //  7. pgbench -N -M prepared — the write reference — and createHolder.
 //
 // Every API run uses the same closed-loop Go HTTP client at the same concurrency as
@@ -27,7 +27,7 @@
 // (cpu.go): the server under test, PostgreSQL (postmaster and children), pgbench, the
 // harness itself and the whole machine, as cores and CPU µs per request or
 // transaction. Both servers run with DEBUG_ADDR (net/http/pprof) on a free loopback
-// port; with -profile (the default) the hot path, reference and page runs of the last
+// port; with -profile (the default) the hot path, reference, page and createHolder runs of the last
 // repetition are CPU-profiled by the server under load, saved to
 // bench/profiles/<run>.pprof with a `go tool pprof -top -cum` summary in <run>.txt, and
 // broken down by layer in the results. It prints a table and writes bench/results.md
@@ -90,7 +90,7 @@ func main() {
 	flag.IntVar(&cfg.scale, "pgbench-scale", 10, "pgbench -i scale factor")
 	flag.StringVar(&cfg.out, "out", "", "results file (default bench/results.md for 100000 holders, bench/results-N.md otherwise; \"-\" for none)")
 	flag.BoolVar(&cfg.loadOnly, "load-only", false, "start everything and load the dataset, report the load time, then stop")
-	flag.BoolVar(&cfg.profile, "profile", true, "CPU-profile the servers during the hot path, plain reference and page runs of the last repetition (bench/profiles/)")
+	flag.BoolVar(&cfg.profile, "profile", true, "CPU-profile the servers during the hot path, plain reference, page and createHolder runs of the last repetition (bench/profiles/)")
 	flag.Func("server-env", "extra KEY=VALUE for the server process (repeatable), e.g. -server-env GOGC=400", func(s string) error {
 		if !strings.Contains(s, "=") {
 			return errors.New("want KEY=VALUE")

@@ -18,6 +18,7 @@ const (
 	runSingle      = "hot path, 1 client"
 	runPlainSingle = "plain handler + storage, 1 client"
 	runOpen        = "hot path, open loop"
+	runPlainOpen   = "plain handler + storage, open loop"
 	runWriteRef    = "pgbench -N"
 	runCreate      = "createHolder"
 )
@@ -37,8 +38,8 @@ type measurement struct {
 // measure runs cfg.reps repetitions of: pgbench -S, hot path, the plain reference
 // (same keys), page, holderByDocument, hot path and plain reference with one client,
 // hot path open loop at half this repetition's hot-path throughput, pgbench -N,
-// createHolder. With cfg.profile, the hot path, plain reference and page runs of the
-// last repetition are profiled (CPU, by the server under load).
+// createHolder. With cfg.profile, the hot path, plain reference, page and createHolder
+// runs of the last repetition are profiled (CPU, by the server under load).
 func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 	data := e.data
 	gqlURL := "http://" + e.server.addr + "/graphql"
@@ -58,6 +59,11 @@ func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 		return nil, err
 	}
 	defer plainClient.close()
+	plainOpen, err := newHTTPClient("http://"+e.plain.addr+"/lookup", openWorkers, cfg.client)
+	if err != nil {
+		return nil, err
+	}
+	defer plainOpen.close()
 
 	hot, plain, page, byDoc, create := hotPathWorkload(data), plainWorkload(data), pageWorkload(data), byDocumentWorkload(data), createWorkload(data)
 	m := &measurement{}
@@ -105,26 +111,35 @@ func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 			r.api[x.name] = res
 		}
 
+		// The open loop at half the hot path's rate, then the plain reference at the same
+		// rate and keys: what latency tail the machine itself gives one lookup at that load.
 		rate := r.api[runHot].throughput() / 2
 		if rate > 0 {
-			s0, err := e.statements(ctx)
-			if err != nil {
-				return nil, err
+			for _, x := range []struct {
+				name string
+				c    *httpClient
+				w    workload
+				srv  *server
+			}{{runOpen, open, hot, e.server}, {runPlainOpen, plainOpen, plain, e.plain}} {
+				s0, err := e.statements(ctx)
+				if err != nil {
+					return nil, err
+				}
+				w := e.startCPU(x.srv)
+				res, err := openLoop(ctx, x.c, x.w, rate, cfg.duration, openWorkers, seed(10))
+				res.cpu = w.stop()
+				res.cpu.units = res.requests
+				if err != nil {
+					return nil, err
+				}
+				s1, err := e.statements(ctx)
+				if err != nil {
+					return nil, err
+				}
+				res.stmts = s1 - s0
+				r.api[x.name] = res
+				logRun(fmt.Sprintf("%s @%.0f/s", x.name, rate), res)
 			}
-			w := e.startCPU(e.server)
-			res, err := openLoop(ctx, open, hot, rate, cfg.duration, openWorkers, seed(10))
-			res.cpu = w.stop()
-			res.cpu.units = res.requests
-			if err != nil {
-				return nil, err
-			}
-			s1, err := e.statements(ctx)
-			if err != nil {
-				return nil, err
-			}
-			res.stmts = s1 - s0
-			r.api[runOpen] = res
-			logRun(fmt.Sprintf("%s @%.0f/s", runOpen, rate), res)
 		}
 
 		wref, err := e.runPgbench(ctx, "-N", cfg.clients, cfg.duration)
@@ -134,9 +149,14 @@ func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 		r.writeRef = wref
 		log.Printf("  %-22s %9.0f tps  avg %v  (failed %d)%s", runWriteRef, wref.tps, wref.latencyAvg.Round(time.Microsecond), wref.failed, wref.cpu.brief())
 
-		res, err := apiRun(ctx, e, closed, create, cfg.clients, cfg, seed(20), e.server, false)
+		prof := cfg.profile && last
+		res, err := apiRun(ctx, e, closed, create, cfg.clients, cfg, seed(20), e.server, prof)
 		if err != nil {
 			return nil, err
+		}
+		if prof {
+			m.profiles = append(m.profiles, saveProfile(cfg.profileDir, cfg.profileSuffix, runCreate, e.server, res))
+			res.profile = nil
 		}
 		r.api[runCreate] = res
 		logRun(runCreate, res)

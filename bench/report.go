@@ -147,9 +147,11 @@ func buildReport(cfg config, e *env, m *measurement) *report {
 	plainSingle := apiRow(runPlainSingle, runPlainSingle+" (reference)", nil, "")
 	open := apiRow(runOpen, runOpen, nil, "")
 	open.name = fmt.Sprintf("%s @ %.0f req/s", runOpen, open.rate)
+	plainOpen := apiRow(runPlainOpen, runPlainOpen, nil, "")
+	plainOpen.name = fmt.Sprintf("%s @ %.0f req/s (reference)", runPlainOpen, plainOpen.rate)
 	writeRow := refRow(runWriteRef, func(x rep) pgbenchResult { return x.writeRef })
 	create := apiRow(runCreate, runCreate, wr, runWriteRef)
-	r.rows = []row{selectRow, hot, plain, page, byDoc, single, plainSingle, open, writeRow, create}
+	r.rows = []row{selectRow, hot, plain, page, byDoc, single, plainSingle, open, plainOpen, writeRow, create}
 	r.hotVsPlain = median(perRep(m, func(x rep) float64 {
 		if p := x.api[runPlain].throughput(); p > 0 {
 			return x.api[runHot].throughput() / p
@@ -427,13 +429,13 @@ func (r *report) markdown() string {
 			"The default, `-client raw`, is the harness's own lean HTTP/1.1 client (bench/rawclient.go: one persistent connection per client, one write per request, a minimal response parser): the load client shares the machine's cores with the server and PostgreSQL, while pgbench, the reference, is a lean C client"
 	}
 	fmt.Fprintf(&b, "- Client: closed loop in Go, %s. The same bodies, headers (net/http adds only its `User-Agent`) and checks with either: every response must be HTTP 200 without `errors` and hold the expected data; its CPU is the *harness* column of [Where the CPU goes](#where-the-cpu-goes-per-run-medians-over-repetitions).\n", client)
-	fmt.Fprintf(&b, "- Open loop and SQL: the open loop sends on a fixed schedule at half of the same repetition's %d-client hot-path rate (%d workers taking the scheduled requests in order, each with its own connection), latency measured from the scheduled time. SQL/req = pg_stat_statements calls in database crm (BEGIN/COMMIT not counted) / requests.\n", cfg.clients, openLoopWorkers(cfg.clients))
+	fmt.Fprintf(&b, "- Open loop and SQL: the open loop sends on a fixed schedule at half of the same repetition's %d-client hot-path rate (%d workers taking the scheduled requests in order, each with its own connection), latency measured from the scheduled time; the plain reference then gets the same open loop (rate, keys, workers), showing the latency tail one lookup meets on this machine at that load without GraphQL. SQL/req = pg_stat_statements calls in database crm (BEGIN/COMMIT not counted) / requests.\n", cfg.clients, openLoopWorkers(cfg.clients))
 	fmt.Fprintf(&b, "- Plain handler + storage (reference): the harness itself re-executed as `bench -serve-plain`, a net/http server with one handler, `POST /lookup {\"accountId\": …}`, that checks `X-Organization-Id`, calls `postgres.AliasAccountService.FindAliasAccountByLedgerAccount` under the read scope the hot path's query gets (the holder's personal data, nothing of the alias account) and writes `{\"id\", \"holder\": {\"id\", \"name\", \"document\"}}` with encoding/json. "+
 		"It reads the server's environment through `config.Load` (same DATABASE_URL, keys, pool size, driver and statement timeout; the same `-server-env`), opens the database with `postgres.Open` as server.go does, and sets the server's GOGC 400 and 200 MiB soft limit. "+
 		"It runs right after the hot path with the same client, concurrency and keys (the hot path's seed: the same accounts in the same order), and its single-client run right after the hot path's. No GraphQL, no chi, no middleware (access log, metrics, request id, timeout): what one HTTP lookup through our storage costs on this machine.\n")
 	fmt.Fprintf(&b, "- CPU accounting: every measured run's CPU time by process (server, PostgreSQL, pgbench, harness) and of the whole machine, from `/proc`; see [Where the CPU goes](#where-the-cpu-goes-per-run-medians-over-repetitions).\n")
 	if cfg.profile {
-		fmt.Fprintf(&b, "- Profiles: both servers run with `DEBUG_ADDR` (net/http/pprof) on a loopback port; in the last repetition the hot path, reference and page runs are CPU-profiled at Go's default 100 Hz (a small overhead those runs carry; the medians of several repetitions dilute it). See [Where the server's CPU goes](#where-the-servers-cpu-goes).\n")
+		fmt.Fprintf(&b, "- Profiles: both servers run with `DEBUG_ADDR` (net/http/pprof) on a loopback port; in the last repetition the hot path, reference, page and createHolder runs are CPU-profiled at Go's default 100 Hz (a small overhead those runs carry; the medians of several repetitions dilute it). See [Where the server's CPU goes](#where-the-servers-cpu-goes).\n")
 	} else {
 		fmt.Fprintf(&b, "- Profiles: off (`-profile=false`).\n")
 	}
@@ -458,6 +460,7 @@ func (r *report) markdown() string {
 	for _, t := range r.targets {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.what, t.want, t.got, verdict(t.met))
 	}
+	fmt.Fprintf(&b, "\nWhy the targets not met are out of reach on this machine and stack, from the figures below: [ANALYSIS.md](ANALYSIS.md) (written by hand, for the run of 2026-11-29).\n")
 
 	cpuMarkdown(&b, r.m)
 	r.profileMarkdown(&b)
@@ -465,7 +468,7 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "\n## Every run\n\n| rep | run | req/s | p50 | p99 | SQL/req | failed/total |\n|---|---|---|---|---|---|---|\n")
 	for i, x := range r.m.reps {
 		fmt.Fprintf(&b, "| %d | %s | %.0f | — | — | — | %d/%d |\n", i+1, runSelectRef, x.selectRef.tps, x.selectRef.failed, x.selectRef.processed)
-		for _, name := range []string{runHot, runPlain, runPage, runByDoc, runSingle, runPlainSingle, runOpen} {
+		for _, name := range []string{runHot, runPlain, runPage, runByDoc, runSingle, runPlainSingle, runOpen, runPlainOpen} {
 			if res, ok := x.api[name]; ok {
 				fmt.Fprintf(&b, "| %d | %s | %.0f | %s | %s | %.2f | %d/%d |\n", i+1, name, res.throughput(), fmtDur(res.percentile(0.5)), fmtDur(res.percentile(0.99)), res.stmtsPerRequest(), res.failures, res.requests)
 			}
