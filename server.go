@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -44,15 +43,7 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
 		os.Exit(healthcheck())
 	}
-	// gqlgen allocates per resolved field while this server's live heap stays small: a
-	// higher GOGC trades a little memory for much less GC work (about 2x on lists), and
-	// a soft memory limit keeps the process bounded anyway. Both yield to GOGC/GOMEMLIMIT.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(200 << 20)
-	}
+	config.ApplyGCDefaults(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, runArgs{Getenv: os.Getenv, DotEnv: ".env", Stdout: os.Stdout}); err != nil {

@@ -12,7 +12,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -41,13 +40,7 @@ const servePlainFlag = "-serve-plain"
 // scope the hot path's query gets (the holder's personal data, nothing of the alias
 // account), plus GET /readyz, until SIGTERM. It returns the exit status.
 func servePlain() int {
-	// As the server's main does: GOGC 400 and a 200 MiB soft memory limit by default.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(200 << 20)
-	}
+	serverconfig.ApplyGCDefaults(os.Getenv) // as the server's main does
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := plainServe(ctx); err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	serverconfig "github.com/lerianstudio/crm-registry/internal/config"
 )
 
 // row is one line of the results table: medians over the repetitions.
@@ -417,7 +419,7 @@ func (r *report) markdown() string {
 		s = append(s, fmt.Sprintf("%s=%s", k, e.settings[k]))
 	}
 	fmt.Fprintf(&b, "%s; data directory on %s.\n", strings.Join(s, ", "), e.dataDirFS)
-	srvEnv := "none (defaults: DB_MAX_CONNS = 2 × cores, DB_DRIVER=pq, GOGC 400 and a 200 MiB soft memory limit set by the server)"
+	srvEnv := fmt.Sprintf("none (defaults: DB_MAX_CONNS = 2 × cores, DB_DRIVER=pq, GOGC %d and a %d MiB soft memory limit set by the server)", serverconfig.DefaultGOGC, serverconfig.DefaultMemoryLimit>>20)
 	if len(cfg.serverEnv) > 0 {
 		srvEnv = "`" + strings.Join(cfg.serverEnv, " ") + "`"
 	}
@@ -431,7 +433,7 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "- Client: closed loop in Go, %s. The same bodies, headers (net/http adds only its `User-Agent`) and checks with either: every response must be HTTP 200 without `errors` and hold the expected data; its CPU is the *harness* column of [Where the CPU goes](#where-the-cpu-goes-per-run-medians-over-repetitions).\n", client)
 	fmt.Fprintf(&b, "- Open loop and SQL: the open loop sends on a fixed schedule at half of the same repetition's %d-client hot-path rate (%d workers taking the scheduled requests in order, each with its own connection), latency measured from the scheduled time; the plain reference then gets the same open loop (rate, keys, workers), showing the latency tail one lookup meets on this machine at that load without GraphQL. SQL/req = pg_stat_statements calls in database crm (BEGIN/COMMIT not counted) / requests.\n", cfg.clients, openLoopWorkers(cfg.clients))
 	fmt.Fprintf(&b, "- Plain handler + storage (reference): the harness itself re-executed as `bench -serve-plain`, a net/http server with one handler, `POST /lookup {\"accountId\": …}`, that checks `X-Organization-Id`, calls `postgres.AliasAccountService.FindAliasAccountByLedgerAccount` under the read scope the hot path's query gets (the holder's personal data, nothing of the alias account) and writes `{\"id\", \"holder\": {\"id\", \"name\", \"document\"}}` with encoding/json. "+
-		"It reads the server's environment through `config.Load` (same DATABASE_URL, keys, pool size, driver and statement timeout; the same `-server-env`), opens the database with `postgres.Open` as server.go does, and sets the server's GOGC 400 and 200 MiB soft limit. "+
+		"It reads the server's environment through `config.Load` (same DATABASE_URL, keys, pool size, driver and statement timeout; the same `-server-env`), opens the database with `postgres.Open` as server.go does, and sets the server's GC defaults (`config.ApplyGCDefaults`). "+
 		"It runs right after the hot path with the same client, concurrency and keys (the hot path's seed: the same accounts in the same order), and its single-client run right after the hot path's. No GraphQL, no chi, no middleware (access log, metrics, request id, timeout): what one HTTP lookup through our storage costs on this machine.\n")
 	fmt.Fprintf(&b, "- CPU accounting: every measured run's CPU time by process (server, PostgreSQL, pgbench, harness) and of the whole machine, from `/proc`; see [Where the CPU goes](#where-the-cpu-goes-per-run-medians-over-repetitions).\n")
 	if cfg.profile {
