@@ -33,6 +33,12 @@ func addFieldParts(s *crm.ReadScope, f *ast.Field) {
 	if f.ObjectDefinition == nil {
 		return
 	}
+	if f.ObjectDefinition.Kind != ast.Object && f.Name != "__typename" {
+		// A field of an interface (none in the schema today) may resolve on a holder or
+		// an alias account: read both whole.
+		s.Holder, s.AliasAccount = crm.AllParts, crm.AllParts
+		return
+	}
 	var table map[string]crm.Parts
 	var parts *crm.Parts
 	switch f.ObjectDefinition.Name {
