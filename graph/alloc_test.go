@@ -55,8 +55,8 @@ func TestAllocHolderByID(t *testing.T) {
 	// uuid scans and prefetching the alias accounts, then 864 after hand-written row
 	// scans and goccy/go-json decoding, 836 with stack-formatted ID/Time/Date values (2026-11-29, go1.26.8, gqlgen v0.17.98); budget
 	// 400 (issue 7). The budget is out of reach on gqlgen: the same request over a
-	// service answering from memory (BenchmarkHolderByIDWithoutStorage) allocates 672
-	// times against 245 for the hot path's (BenchmarkHotPathWithoutStorage): about 14
+	// service answering from memory (BenchmarkHolderByIDWithoutStorage) allocates 641
+	// times against 241 for the hot path's (BenchmarkHotPathWithoutStorage): about 13
 	// allocations per field value gqlgen resolves (field context, path, middleware
 	// closures, marshaler, goroutine for lists), 36 here against 6 there. The ceiling
 	// catches regressions.

@@ -128,16 +128,20 @@ var (
 	wantHotPath       = []byte(`"holder":{"id":"`)
 )
 
-// benchServe runs body through the handler b.N times, reporting allocations and SQL
-// statements per request.
+// benchServe runs body through the handler b.N times, reporting allocations and, over
+// a database, SQL statements per request.
 func benchServe(b *testing.B, f *benchFixture, body, want []byte) {
 	f.serve(b, body, want) // warm the query cache
-	f.stmts.Reset()
+	if f.stmts != nil {
+		f.stmts.Reset()
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		f.serve(b, body, want)
 	}
-	b.ReportMetric(float64(f.stmts.Count())/float64(b.N), "sql/op")
+	if f.stmts != nil {
+		b.ReportMetric(float64(f.stmts.Count())/float64(b.N), "sql/op")
+	}
 }
 
 // BenchmarkHolderByID: one holder by id with its two alias accounts (2 statements).
@@ -158,17 +162,16 @@ func BenchmarkHotPath(b *testing.B) {
 	benchServe(b, f, f.hotPathBody(b), wantHotPath)
 }
 
-// storeless answers aliasAccountByLedgerAccount, holder(id) and a holder's alias
-// accounts from memory; it implements nothing else (the embedded nil interfaces panic
-// if anything else is called).
+// storeless answers aliasAccountByLedgerAccount, holder(id), holders and the holders'
+// alias accounts from memory; it implements nothing else (the embedded nil interfaces
+// panic if anything else is called).
 type storeless struct {
 	crm.HolderService
 	crm.AliasAccountService
-	a crm.AliasAccount
-	h crm.Holder
-
-	page    []*crm.Holder                     // FindHolders' answer
-	byOwner map[uuid.UUID][]*crm.AliasAccount // the alias accounts of page
+	h       crm.Holder                        // holder(id)'s answer, and the hot path's holder
+	a       crm.AliasAccount                  // the hot path's alias account
+	page    []*crm.Holder                     // holders' answer
+	byOwner map[uuid.UUID][]*crm.AliasAccount // alias accounts by holder id
 }
 
 func (s *storeless) FindHolders(context.Context, crm.HolderFilter) (*crm.HolderPage, error) {
@@ -181,22 +184,36 @@ func (s *storeless) FindHolderByID(context.Context, uuid.UUID, bool) (*crm.Holde
 }
 
 func (s *storeless) FindAliasAccountsByHolderIDs(_ context.Context, ids []uuid.UUID) ([]*crm.AliasAccount, error) {
-	if s.byOwner != nil {
-		var out []*crm.AliasAccount
-		for _, id := range ids {
-			out = append(out, s.byOwner[id]...)
-		}
-		return out, nil
+	var out []*crm.AliasAccount
+	for _, id := range ids {
+		out = append(out, s.byOwner[id]...)
 	}
-	a, b := s.a, s.a
-	b.ID = uuid.New()
-	return []*crm.AliasAccount{&a, &b}, nil
+	return out, nil
 }
 
 func (s *storeless) FindAliasAccountByLedgerAccount(context.Context, uuid.UUID) (*crm.AliasAccount, error) {
 	a, h := s.a, s.h
 	a.Holder = &h
 	return &a, nil
+}
+
+// storelessFixture serves the GraphQL handler over s, acting for org.
+func storelessFixture(org uuid.UUID, s *storeless) *benchFixture {
+	r := &graph.Resolver{HolderService: s, AliasAccountService: s}
+	return &benchFixture{org: org, testServer: &testServer{handler: graph.OrganizationMiddleware(graph.NewHandler(r, graph.HandlerOptions{}))}}
+}
+
+// fixtureAliases returns the fixture's alias accounts of holderIDs by holder id.
+func (f *benchFixture) fixtureAliases(tb testing.TB, holderIDs []uuid.UUID) map[uuid.UUID][]*crm.AliasAccount {
+	as, err := f.aliases.FindAliasAccountsByHolderIDs(f.ctx, holderIDs)
+	if err != nil || len(as) != 2*len(holderIDs) {
+		tb.Fatal(len(as), err)
+	}
+	byOwner := map[uuid.UUID][]*crm.AliasAccount{}
+	for _, a := range as {
+		byOwner[a.HolderID] = append(byOwner[a.HolderID], a)
+	}
+	return byOwner
 }
 
 // BenchmarkHotPathWithoutStorage is the hot path's GraphQL layer alone: the same
@@ -206,14 +223,8 @@ func (s *storeless) FindAliasAccountByLedgerAccount(context.Context, uuid.UUID) 
 func BenchmarkHotPathWithoutStorage(b *testing.B) {
 	s := &storeless{h: crm.Holder{ID: uuid.New(), Name: "Ana Souza", Document: "123.456.789-09"}}
 	s.a = crm.AliasAccount{ID: uuid.New(), HolderID: s.h.ID, AccountID: uuid.New()}
-	f := &benchFixture{org: uuid.New(), testServer: &testServer{
-		handler: graph.OrganizationMiddleware(graph.NewHandler(&graph.Resolver{HolderService: s, AliasAccountService: s}, graph.HandlerOptions{}))}}
 	body := benchBody(b, benchHotPathQuery, map[string]any{"a": s.a.AccountID.String()})
-	f.serve(b, body, wantHotPath)
-	b.ReportAllocs()
-	for b.Loop() {
-		f.serve(b, body, wantHotPath)
-	}
+	benchServe(b, storelessFixture(uuid.New(), s), body, wantHotPath)
 }
 
 // BenchmarkHolderByIDWithoutStorage is BenchmarkHolderByID's GraphQL layer alone (the
@@ -224,19 +235,8 @@ func BenchmarkHolderByIDWithoutStorage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	as, err := full.aliases.FindAliasAccountsByHolderIDs(full.ctx, full.holderIDs[:1])
-	if err != nil || len(as) != 2 {
-		b.Fatal(len(as), err)
-	}
-	s := &storeless{h: *h, a: *as[0]}
-	f := &benchFixture{org: full.org, testServer: &testServer{
-		handler: graph.OrganizationMiddleware(graph.NewHandler(&graph.Resolver{HolderService: s, AliasAccountService: s}, graph.HandlerOptions{}))}}
-	body := full.holderByIDBody(b)
-	f.serve(b, body, wantHolderAliases)
-	b.ReportAllocs()
-	for b.Loop() {
-		f.serve(b, body, wantHolderAliases)
-	}
+	s := &storeless{h: *h, byOwner: full.fixtureAliases(b, full.holderIDs[:1])}
+	benchServe(b, storelessFixture(full.org, s), full.holderByIDBody(b), wantHolderAliases)
 }
 
 // BenchmarkHolderPage100WithoutStorage is BenchmarkHolderPage100's GraphQL layer
@@ -247,22 +247,8 @@ func BenchmarkHolderPage100WithoutStorage(b *testing.B) {
 	if err != nil || len(page.Holders) != 100 {
 		b.Fatal(err)
 	}
-	as, err := full.aliases.FindAliasAccountsByHolderIDs(full.ctx, full.holderIDs)
-	if err != nil || len(as) != 200 {
-		b.Fatal(len(as), err)
-	}
-	s := &storeless{page: page.Holders, byOwner: map[uuid.UUID][]*crm.AliasAccount{}}
-	for _, a := range as {
-		s.byOwner[a.HolderID] = append(s.byOwner[a.HolderID], a)
-	}
-	f := &benchFixture{org: full.org, testServer: &testServer{
-		handler: graph.OrganizationMiddleware(graph.NewHandler(&graph.Resolver{HolderService: s, AliasAccountService: s}, graph.HandlerOptions{}))}}
-	body := full.pageBody(b)
-	f.serve(b, body, wantHolderAliases)
-	b.ReportAllocs()
-	for b.Loop() {
-		f.serve(b, body, wantHolderAliases)
-	}
+	s := &storeless{page: page.Holders, byOwner: full.fixtureAliases(b, full.holderIDs)}
+	benchServe(b, storelessFixture(full.org, s), full.pageBody(b), wantHolderAliases)
 }
 
 // BenchmarkCreateHolder: createHolder with a holder-sized input (the bench harness's),
