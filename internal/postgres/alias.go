@@ -110,13 +110,9 @@ func (s *AliasAccountService) toRow(a *crm.AliasAccount) (aliasRow, error) {
 	if r := a.RegulatoryFields; r != nil {
 		d.ParticipantDocument = r.ParticipantDocument
 	}
-	plain, err := json.Marshal(d)
+	enc, err := sealBlob(s.enc, d, aliasAAD(a.OrganizationID, a.ID))
 	if err != nil {
-		return aliasRow{}, fmt.Errorf("encode alias account: %w", err)
-	}
-	enc, err := s.enc.Encrypt(plain, aliasAAD(a.OrganizationID, a.ID))
-	if err != nil {
-		return aliasRow{}, fmt.Errorf("encrypt alias account: %w", err)
+		return aliasRow{}, fmt.Errorf("alias account: %w", err)
 	}
 	meta, err := marshalMetadata(a.Metadata)
 	if err != nil {
@@ -158,13 +154,9 @@ func (s *AliasAccountService) toAlias(r *aliasRow, parts crm.Parts) (*crm.AliasA
 		Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if parts&crm.PersonalData != 0 {
-		plain, err := s.enc.Decrypt(r.DataEnc, aliasAAD(org, id))
-		if err != nil {
-			return nil, fmt.Errorf("decrypt alias account %s: %w", id, err)
-		}
 		var d aliasData
-		if err := decodeJSON(plain, &d); err != nil {
-			return nil, fmt.Errorf("decode alias account %s: %w", id, err)
+		if err := openBlob(s.enc, r.DataEnc, aliasAAD(org, id), &d); err != nil {
+			return nil, fmt.Errorf("alias account %s: %w", id, err)
 		}
 		a.RelatedParties = d.RelatedParties
 		if a.RelatedParties == nil {

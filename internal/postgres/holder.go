@@ -80,16 +80,12 @@ func (s *HolderService) documentIndex(org uuid.UUID, document string) []byte {
 }
 
 func (s *HolderService) toRow(h *crm.Holder) (holderRow, error) {
-	plain, err := json.Marshal(holderData{
+	enc, err := sealBlob(s.enc, holderData{
 		Name: h.Name, Document: h.Document, Addresses: h.Addresses, Contact: h.Contact,
 		NaturalPerson: h.NaturalPerson, LegalPerson: h.LegalPerson,
-	})
+	}, holderAAD(h.OrganizationID, h.ID))
 	if err != nil {
-		return holderRow{}, fmt.Errorf("encode holder: %w", err)
-	}
-	enc, err := s.enc.Encrypt(plain, holderAAD(h.OrganizationID, h.ID))
-	if err != nil {
-		return holderRow{}, fmt.Errorf("encrypt holder: %w", err)
+		return holderRow{}, fmt.Errorf("holder: %w", err)
 	}
 	meta, err := marshalMetadata(h.Metadata)
 	if err != nil {
@@ -118,13 +114,9 @@ func (s *HolderService) toHolder(r *holderRow, parts crm.Parts) (*crm.Holder, er
 		Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if parts&crm.PersonalData != 0 {
-		plain, err := s.enc.Decrypt(r.DataEnc, holderAAD(org, id))
-		if err != nil {
-			return nil, fmt.Errorf("decrypt holder %s: %w", id, err)
-		}
 		var d holderData
-		if err := decodeJSON(plain, &d); err != nil {
-			return nil, fmt.Errorf("decode holder %s: %w", id, err)
+		if err := openBlob(s.enc, r.DataEnc, holderAAD(org, id), &d); err != nil {
+			return nil, fmt.Errorf("holder %s: %w", id, err)
 		}
 		h.Name, h.Document, h.Addresses, h.Contact = d.Name, d.Document, d.Addresses, d.Contact
 		h.NaturalPerson, h.LegalPerson = d.NaturalPerson, d.LegalPerson
