@@ -145,8 +145,7 @@ func TestClientSmallResponses(t *testing.T) {
 
 func TestClientLargeChunkedResponse(t *testing.T) {
 	// ~100 KiB in several flushes, no Content-Length: net/http chunks it.
-	large := func(w http.ResponseWriter, _ *http.Request, body []byte, n int64) {
-		w.Header().Set("Content-Type", "application/json")
+	writeLarge := func(w io.Writer, body []byte, n int64, flush func()) {
 		fmt.Fprintf(w, `{"data":{"echo":%s,"items":[`, body)
 		for i := range 2000 {
 			if i > 0 {
@@ -154,21 +153,18 @@ func TestClientLargeChunkedResponse(t *testing.T) {
 			}
 			fmt.Fprintf(w, `{"id":%d,"name":"holder %d of request %d with some padding"}`, i, i, n)
 			if i%500 == 499 {
-				w.(http.Flusher).Flush()
+				flush()
 			}
 		}
 		io.WriteString(w, `]}}`)
 	}
+	large := func(w http.ResponseWriter, _ *http.Request, body []byte, n int64) {
+		w.Header().Set("Content-Type", "application/json")
+		writeLarge(w, body, n, w.(http.Flusher).Flush)
+	}
 	want := func(body []byte, n int64) string {
 		var b strings.Builder
-		fmt.Fprintf(&b, `{"data":{"echo":%s,"items":[`, body)
-		for i := range 2000 {
-			if i > 0 {
-				b.WriteString(",")
-			}
-			fmt.Fprintf(&b, `{"id":%d,"name":"holder %d of request %d with some padding"}`, i, i, n)
-		}
-		b.WriteString(`]}}`)
+		writeLarge(&b, body, n, func() {})
 		return b.String()
 	}
 	for _, kind := range clientKinds {
