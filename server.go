@@ -154,7 +154,7 @@ func run(ctx context.Context, args runArgs) error {
 	gql := graph.NewHandler(resolver, graph.HandlerOptions{
 		Introspection: cfg.EnableIntrospection, Logger: logger, Authorizer: authz, Production: cfg.Production(), Observer: metrics,
 		MaxDepth: cfg.QueryDepthLimit, MaxFields: cfg.MaxFields, ComplexityLimit: cfg.ComplexityLimit,
-		TokenLimit: cfg.TokenLimit, BodyLimit: cfg.BodyLimit,
+		TokenLimit: cfg.TokenLimit, BodyLimit: cfg.BodyLimit, Tracing: cfg.OTLPEndpoint != "",
 	})
 
 	if cfg.DebugAddress != "" {

@@ -34,6 +34,9 @@ type HandlerOptions struct {
 	Production bool
 	// Observer, when set, is told of every finished operation (metrics, access log).
 	Observer Observer
+	// Tracing wraps every root field in a span (set it when traces are exported). Off,
+	// no span is started at all: even OpenTelemetry's no-op tracer costs allocations.
+	Tracing bool
 	// Limits (OWASP GraphQL cheat sheet); zero values take the defaults below.
 	MaxDepth        int   // levels of nesting, default 12
 	MaxFields       int   // field selections incl. aliases, default 500
@@ -113,7 +116,9 @@ func NewHandler(r *Resolver, opts HandlerOptions) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.AroundOperations(readScope)
-	srv.AroundRootFields(traceRootField)
+	if opts.Tracing {
+		srv.AroundRootFields(traceRootField)
+	}
 	if opts.Observer != nil {
 		srv.AroundResponses(observeResponse(opts.Observer))
 	}
