@@ -108,7 +108,7 @@ func NewHandler(r *Resolver, opts HandlerOptions) http.Handler {
 
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postTransport{logger: logger})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(opts.TokenLimit)
 	srv.SetDisableSuggestion(opts.Production)

@@ -50,11 +50,12 @@ func httpGuard(limit int64, next http.Handler) http.Handler {
 				return
 			}
 			if !json.Valid(body) {
-				// gqlgen would answer with the whole body quoted back in the message.
+				// Answered here, quoting nothing of the body (gqlgen's transport quoted it
+				// all back); postTransport decodes only bodies this check passed.
 				writeError(w, http.StatusBadRequest, "BAD_REQUEST", "The request body is not valid JSON.")
 				return
 			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.Body = guardedBody{bytes.NewReader(body), body}
 		case http.MethodOptions:
 			w.Header().Set("Allow", "GET, POST")
 			w.WriteHeader(http.StatusNoContent)

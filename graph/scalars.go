@@ -114,9 +114,11 @@ func MarshalJSON(m crm.Metadata) graphql.Marshaler {
 			_, _ = io.WriteString(w, "{}")
 			return
 		}
-		if err := json.NewEncoder(w).Encode(m); err != nil {
+		b, err := json.Marshal(m) // compact, as the POST transport's writeResponse expects
+		if err != nil {
 			panic(fmt.Errorf("marshal metadata: %w", err)) // values are validated on the way in
 		}
+		_, _ = w.Write(b)
 	})
 }
 

@@ -1,0 +1,125 @@
+package graph
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/lerianstudio/crm-registry/internal/crm"
+)
+
+// TestWriteResponseIsJSONMarshal: the POST transport writes every response exactly as
+// json.Marshal (gqlgen's transport) would, including data written by the metadata
+// scalar and strings json.Marshal escapes (<, >, &, U+2028, U+2029).
+func TestWriteResponseIsJSONMarshal(t *testing.T) {
+	var meta bytes.Buffer
+	MarshalJSON(crm.Metadata{"a<b>&c": "x\u2028y\u2029z\n\"q\"", "n": 1.5, "t": true, "z": nil}).MarshalGQL(&meta)
+	quoted := func(s string) string { var b bytes.Buffer; graphql.MarshalString(s).MarshalGQL(&b); return b.String() }
+	hasNext := false
+	for _, resp := range []*graphql.Response{
+		{Data: json.RawMessage(`{"a":{"id":"x","holder":{"name":"Ana","document":"1"}}}`)},
+		{Data: json.RawMessage(`{"metadata":` + meta.String() + `}`)},
+		{Data: json.RawMessage(`{"name":` + quoted("<script>&amp;\u2028\u2029\t\x01é\U0001F600") + `,"list":[1,2.5,null,true,{"x":[]}]}`)},
+		{Data: json.RawMessage(`null`)},
+		{Data: json.RawMessage(`{"a":null}`), Errors: gqlerror.List{{Message: "Holder <x> not found.", Path: ast.Path{ast.PathName("a")},
+			Extensions: map[string]any{"code": "NOT_FOUND"}}}},
+		{Errors: gqlerror.List{{Message: "Expected Name."}}},
+		{Data: json.RawMessage(`{}`), Extensions: map[string]any{"k": "v"}},
+		{Data: json.RawMessage(`{}`), Label: "l", Path: ast.Path{ast.PathIndex(1)}, HasNext: &hasNext},
+		{},
+	} {
+		want, err := json.Marshal(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := writeResponse(&got, resp); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Errorf("writeResponse wrote\n%s\njson.Marshal gives\n%s", got.Bytes(), want)
+		}
+	}
+}
+
+// TestMarshalJSONIsCompact: metadata is written compact (no trailing newline), as
+// writeResponse relies on.
+func TestMarshalJSONIsCompact(t *testing.T) {
+	m := crm.Metadata{"segment": "retail", "tags": "<a>"}
+	var got bytes.Buffer
+	MarshalJSON(m).MarshalGQL(&got)
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, got.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), compact.Bytes()) {
+		t.Errorf("MarshalJSON wrote %q, not compact (%q)", got.Bytes(), compact.Bytes())
+	}
+}
+
+// FuzzDecodeParams: decodeParams gives encoding/json's result (gqlgen's decoder) for
+// every body httpGuard lets through (valid JSON), whichever decoder it uses: the same
+// request, or an error where encoding/json errs. The seeds hold the cases where goccy
+// alone would differ; `go test` runs them, `go test -fuzz FuzzDecodeParams` explores.
+func FuzzDecodeParams(f *testing.F) {
+	for _, s := range []string{
+		`{"query":"q","operationName":"Op","variables":{"a":"x","n":12,"f":2.5,"b":true,"z":null,"l":[1,{"k":"v"}]},"extensions":{"persistedQuery":{"version":1,"sha256Hash":"ab"}}}`,
+		`{"Query":"q","OPERATIONNAME":"n","Variables":{"A":1}}`,
+		`{"query":"a","query":"b"}`,
+		`{"query":"a\u0000b\u2028\ud800\udc00\ud800"}`,
+		"{\"query\":\"q\xff\xfez\",\"variables\":{\"b\":\"\xed\xa0\x80\",\"\xff\":1}}",
+		`{"variables":{"big":1e400,"tiny":1e-400,"int":123456789012345678901234567890,"neg":-0,"exp":1E2}}`,
+		`{"query":1}`,
+		`{"variables":[]}`,
+		`{"variables":"x"}`,
+		`{"extensions":{"a":[[[]]]}}`,
+		`null`, `[]`, `"s"`, `1`, `true`, ` {"query":"x"} `,
+		`{"query":"x","unknown":{"deep":[1,2,3]}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if !json.Valid(body) {
+			return // httpGuard answers 400 before any decoding
+		}
+		var want graphql.RawParams
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		wantErr := dec.Decode(&want)
+
+		var got graphql.RawParams
+		err := decodeParams(body, true, &got)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("%q: decodeParams error %v, encoding/json error %v", body, err, wantErr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: decodeParams\n%#v\nencoding/json\n%#v", body, got, want)
+		}
+	})
+}
+
+// TestResponseMediaType: the response media type follows the Accept header as gqlgen's
+// POST transport chose it.
+func TestResponseMediaType(t *testing.T) {
+	for accept, want := range map[string]string{
+		"":                                  mediaJSON,
+		"*/*":                               mediaJSON,
+		"application/*":                     mediaJSON,
+		"application/json":                  mediaJSON,
+		"application/graphql-response+json": mediaGraphQLResponse,
+		"application/graphql-response+json, application/json;q=0.9": mediaGraphQLResponse,
+		"application/json, application/graphql-response+json":       mediaJSON,
+		"text/html, application/json":                               mediaJSON,
+		"text/html":                                                 mediaGraphQLResponse,
+		"not a media type":                                          mediaGraphQLResponse,
+	} {
+		if got := responseMediaType(accept); got != want {
+			t.Errorf("Accept %q: %s, want %s", accept, got, want)
+		}
+	}
+}
