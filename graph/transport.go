@@ -31,6 +31,8 @@ import (
 //     gqlgen re-parses the data through json.Marshal (writeResponse);
 //   - a body that is JSON but not a request (an array, a query that is not a string) gets
 //     a fixed message: gqlgen's quotes the whole body back, personal data included;
+//   - a request that fails before execution is answered without a data entry, as the
+//     GraphQL specification asks, where gqlgen's writes "data": null (writeResponse);
 //   - a response that cannot be encoded is logged and answered with a generic error,
 //     where gqlgen panics with the response data in the panic value.
 type postTransport struct{ logger *slog.Logger }
@@ -178,12 +180,18 @@ func (t postTransport) write(ctx context.Context, w io.Writer, resp *graphql.Res
 	}
 }
 
-// writeResponse appends resp's JSON encoding to buf, the bytes json.Marshal gives for it.
-// A response holding data and nothing else is written as {"data":…} around the data as
-// gqlgen wrote it, with only the escaping json.Marshal adds (<, >, &, U+2028 and U+2029,
-// json.HTMLEscape): gqlgen's marshalers and this package's scalars write compact JSON, so
-// json.Marshal's re-parse and compaction of it would change nothing else (tested). Every
-// other response goes through json.Marshal.
+// writeResponse appends resp's JSON encoding to buf, the bytes json.Marshal gives for it,
+// except that a response to a request that was never executed has no data entry.
+//   - A response holding data and nothing else is written as {"data":…} around the data
+//     as gqlgen wrote it, with only the escaping json.Marshal adds (<, >, &, U+2028 and
+//     U+2029, json.HTMLEscape): gqlgen's marshalers and this package's scalars write
+//     compact JSON, so json.Marshal's re-parse and compaction of it would change nothing
+//     else (tested).
+//   - Errors without data come from gqlgen's DispatchError: the request failed before
+//     execution (body, parse, validation, variables, limits). The GraphQL specification
+//     says the data entry should then not be present (an executed operation whose root
+//     field failed has "data": null instead), where gqlgen's envelope writes "data": null.
+//   - Every other response goes through json.Marshal.
 func writeResponse(buf *bytes.Buffer, resp *graphql.Response) error {
 	if len(resp.Data) > 0 && len(resp.Errors) == 0 && len(resp.Extensions) == 0 &&
 		resp.Label == "" && resp.Path == nil && resp.HasNext == nil {
@@ -192,10 +200,20 @@ func writeResponse(buf *bytes.Buffer, resp *graphql.Response) error {
 		buf.WriteByte('}')
 		return nil
 	}
-	b, err := json.Marshal(resp)
+	var v any = resp
+	if resp.Data == nil && len(resp.Errors) > 0 {
+		v = requestErrorResponse{Errors: resp.Errors, Extensions: resp.Extensions}
+	}
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
 	buf.Write(b)
 	return nil
+}
+
+// requestErrorResponse is the response to a request that failed before execution.
+type requestErrorResponse struct {
+	Errors     gqlerror.List  `json:"errors"`
+	Extensions map[string]any `json:"extensions,omitempty"`
 }

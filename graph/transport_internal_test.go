@@ -13,9 +13,10 @@ import (
 	"github.com/lerianstudio/crm-registry/internal/crm"
 )
 
-// TestWriteResponseIsJSONMarshal: the POST transport writes every response exactly as
-// json.Marshal (gqlgen's transport) would, including data written by the metadata
-// scalar and strings json.Marshal escapes (<, >, &, U+2028, U+2029).
+// TestWriteResponseIsJSONMarshal: the POST transport writes every response of an
+// executed operation exactly as json.Marshal (gqlgen's transport) would, including data
+// written by the metadata scalar and strings json.Marshal escapes (<, >, &, U+2028,
+// U+2029).
 func TestWriteResponseIsJSONMarshal(t *testing.T) {
 	var meta bytes.Buffer
 	MarshalJSON(crm.Metadata{"a<b>&c": "x\u2028y\u2029z\n\"q\"", "n": 1.5, "t": true, "z": nil}).MarshalGQL(&meta)
@@ -28,7 +29,7 @@ func TestWriteResponseIsJSONMarshal(t *testing.T) {
 		{Data: json.RawMessage(`null`)},
 		{Data: json.RawMessage(`{"a":null}`), Errors: gqlerror.List{{Message: "Holder <x> not found.", Path: ast.Path{ast.PathName("a")},
 			Extensions: map[string]any{"code": "NOT_FOUND"}}}},
-		{Errors: gqlerror.List{{Message: "Expected Name."}}},
+		{Data: json.RawMessage(`null`), Errors: gqlerror.List{{Message: "Internal error.", Extensions: map[string]any{"code": "INTERNAL_SERVER_ERROR"}}}},
 		{Data: json.RawMessage(`{}`), Extensions: map[string]any{"k": "v"}},
 		{Data: json.RawMessage(`{}`), Label: "l", Path: ast.Path{ast.PathIndex(1)}, HasNext: &hasNext},
 		{},
@@ -120,6 +121,29 @@ func TestResponseMediaType(t *testing.T) {
 	} {
 		if got := responseMediaType(accept); got != want {
 			t.Errorf("Accept %q: %s, want %s", accept, got, want)
+		}
+	}
+}
+
+// TestRequestErrorsHaveNoData: a request that failed before execution (gqlgen's
+// DispatchError: errors, no data) is answered without a data entry, as the GraphQL
+// specification asks, with its errors and extensions as json.Marshal writes them.
+func TestRequestErrorsHaveNoData(t *testing.T) {
+	errs := gqlerror.List{{Message: "Cannot query field \"x\" on type \"Query\".", Locations: []gqlerror.Location{{Line: 1, Column: 3}},
+		Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}}}
+	for _, tc := range []struct {
+		resp *graphql.Response
+		want string
+	}{
+		{&graphql.Response{Errors: errs}, `{"errors":[{"message":"Cannot query field \"x\" on type \"Query\".","locations":[{"line":1,"column":3}],"extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`},
+		{&graphql.Response{Errors: errs[:1], Extensions: map[string]any{"k": 1}}, `{"errors":[{"message":"Cannot query field \"x\" on type \"Query\".","locations":[{"line":1,"column":3}],"extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}],"extensions":{"k":1}}`},
+	} {
+		var got bytes.Buffer
+		if err := writeResponse(&got, tc.resp); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != tc.want {
+			t.Errorf("writeResponse wrote\n%s\nwant\n%s", got.String(), tc.want)
 		}
 	}
 }
