@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -169,8 +170,9 @@ func (t postTransport) write(ctx context.Context, w io.Writer, resp *graphql.Res
 	buf := responseBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
 	if err := writeResponse(buf, resp); err != nil {
-		// json.Marshal's errors name types and offsets, never values.
-		t.logger.ErrorContext(ctx, "graphql: response could not be encoded", "err", err) // request_id comes from ctx
+		// Only the error's type: a JSON syntax error's message quotes a character of the
+		// data, and the data may be personal.
+		t.logger.ErrorContext(ctx, "graphql: response could not be encoded", "err_type", fmt.Sprintf("%T", err)) // request_id comes from ctx
 		buf.Reset()
 		buf.WriteString(`{"errors":[{"message":"Internal error.","extensions":{"code":"` + crm.EINTERNAL + `"}}],"data":null}`)
 	}

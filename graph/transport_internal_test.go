@@ -2,8 +2,11 @@ package graph
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"log/slog"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -145,5 +148,22 @@ func TestRequestErrorsHaveNoData(t *testing.T) {
 		if got.String() != tc.want {
 			t.Errorf("writeResponse wrote\n%s\nwant\n%s", got.String(), tc.want)
 		}
+	}
+}
+
+// TestWriteUnencodableResponse: a response json.Marshal cannot encode (data that is not
+// JSON, alongside an error) is answered with a generic internal error, and the log line
+// carries nothing of the data.
+func TestWriteUnencodableResponse(t *testing.T) {
+	var logs bytes.Buffer
+	tr := postTransport{logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+	var out bytes.Buffer
+	tr.write(context.Background(), &out, &graphql.Response{Data: json.RawMessage(`{"name":"Ana Souza`),
+		Errors: gqlerror.List{{Message: "x"}}})
+	if want := `{"errors":[{"message":"Internal error.","extensions":{"code":"INTERNAL_SERVER_ERROR"}}],"data":null}`; out.String() != want {
+		t.Errorf("answer %s, want %s", out.String(), want)
+	}
+	if !strings.Contains(logs.String(), "response could not be encoded") || strings.Contains(logs.String(), "Ana") || strings.Contains(logs.String(), "Souza") {
+		t.Errorf("log %q: want the failure, without the data", logs.String())
 	}
 }
