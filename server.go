@@ -262,7 +262,7 @@ func startEmbeddedDB(ctx context.Context, cfg config.Config, logger *slog.Logger
 // newRouter mounts the HTTP routes: the GraphQL endpoint, the playground and the probes.
 func newRouter(cfg config.Config, db *sqlx.DB, gql http.Handler, metrics *telemetry.Metrics, logger *slog.Logger) http.Handler {
 	r := chi.NewRouter()
-	r.Use(telemetry.RequestID, middleware.RealIP)
+	r.Use(telemetry.RequestID)
 	if cfg.OTLPEndpoint != "" {
 		r.Use(telemetry.TraceHTTP) // before the access log, so its line carries the trace id
 	}
