@@ -76,14 +76,15 @@ func (h contextHandler) WithGroup(name string) slog.Handler {
 func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !logger.Enabled(r.Context(), slog.LevelInfo) {
+				next.ServeHTTP(w, r) // LOG_LEVEL=warn or above: no access log, and nothing built for it
+				return
+			}
 			start := time.Now()
 			info := &requestInfo{}
 			r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			next.ServeHTTP(ww, r)
-			if !logger.Enabled(r.Context(), slog.LevelInfo) {
-				return // LOG_LEVEL=warn or above: no access log, and nothing built for it
-			}
 			attrs := []slog.Attr{
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", ww.Status()), slog.Duration("duration", time.Since(start)),
