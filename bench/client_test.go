@@ -101,6 +101,25 @@ func newTestClient(t *testing.T, url, kind string) *httpClient {
 	return c
 }
 
+// sendSequentially sends n requests, one after another, through one worker (seeded with
+// seed) of a new client of kind to url, failing the test at the first failed request;
+// check, when set, looks at each response (i counts from 1). The worker is closed when
+// the test ends, so its connection state can be inspected after the last request.
+func sendSequentially(t *testing.T, url, kind string, seed uint64, n int, check func(i int, k *worker)) *worker {
+	t.Helper()
+	k := newWorker(newTestClient(t, url, kind), echoWorkload, seed, seed+1)
+	t.Cleanup(k.close)
+	for i := 1; i <= n; i++ {
+		if ok, msg := k.do(t.Context()); !ok {
+			t.Fatalf("request %d failed: %.300s", i, msg)
+		}
+		if check != nil {
+			check(i, k)
+		}
+	}
+	return k
+}
+
 // echo answers {"data":{"echo":<request body>}}, with a Content-Length (small).
 func echo(w http.ResponseWriter, _ *http.Request, body []byte, _ int64) {
 	w.Header().Set("Content-Type", "application/json")
@@ -113,14 +132,7 @@ func TestClientSmallResponses(t *testing.T) {
 	for _, kind := range clientKinds {
 		t.Run(kind, func(t *testing.T) {
 			s := newTestServer(t, echo)
-			c := newTestClient(t, s.URL+"/graphql", kind)
-			k := newWorker(c, echoWorkload, 1, 2)
-			defer k.close()
-			for i := range 50 {
-				ok, msg := k.do(t.Context())
-				if !ok {
-					t.Fatalf("request %d failed: %s", i, msg)
-				}
+			k := sendSequentially(t, s.URL+"/graphql", kind, 1, 50, func(_ int, k *worker) {
 				if kind == clientRaw {
 					if want := fmt.Sprintf(`{"data":{"echo":%s}}`, k.body); string(k.rc.body) != want {
 						t.Fatalf("response %q, want %q", k.rc.body, want)
@@ -129,7 +141,7 @@ func TestClientSmallResponses(t *testing.T) {
 						t.Fatal("a small response came chunked")
 					}
 				}
-			}
+			})
 			if got := s.requests.Load(); got != 50 {
 				t.Errorf("server answered %d requests, want 50", got)
 			}
@@ -170,19 +182,12 @@ func TestClientLargeChunkedResponse(t *testing.T) {
 	for _, kind := range clientKinds {
 		t.Run(kind, func(t *testing.T) {
 			s := newTestServer(t, large)
-			c := newTestClient(t, s.URL+"/graphql", kind)
-			k := newWorker(c, echoWorkload, 3, 4)
-			defer k.close()
-			for i := range 5 {
-				ok, msg := k.do(t.Context())
-				if !ok {
-					t.Fatalf("request %d failed: %.300s", i, msg)
-				}
+			sendSequentially(t, s.URL+"/graphql", kind, 3, 5, func(i int, k *worker) {
 				if kind == clientRaw {
 					if !k.rc.chunked {
 						t.Fatal("the large response did not come chunked: the test tests nothing")
 					}
-					w := want(k.body, int64(i+1))
+					w := want(k.body, int64(i))
 					if len(w) < 8<<10 {
 						t.Fatalf("response only %d bytes", len(w))
 					}
@@ -190,7 +195,7 @@ func TestClientLargeChunkedResponse(t *testing.T) {
 						t.Fatalf("decoded body of %d bytes differs from the %d sent", len(k.rc.body), len(w))
 					}
 				}
-			}
+			})
 			if got := s.conns.Load(); got != 1 {
 				t.Errorf("%d connections, want 1: chunked responses keep the connection", got)
 			}
@@ -209,15 +214,7 @@ func TestClientConnectionClose(t *testing.T) {
 	for _, kind := range clientKinds {
 		t.Run(kind, func(t *testing.T) {
 			s := newTestServer(t, closing)
-			c := newTestClient(t, s.URL+"/graphql", kind)
-			k := newWorker(c, echoWorkload, 5, 6)
-			defer k.close()
-			for i := range 9 { // closes after requests 3, 6 and 9
-				ok, msg := k.do(t.Context())
-				if !ok {
-					t.Fatalf("request %d failed: %s", i+1, msg)
-				}
-			}
+			k := sendSequentially(t, s.URL+"/graphql", kind, 5, 9, nil) // closes after requests 3, 6 and 9
 			if got := s.conns.Load(); got != 3 {
 				t.Errorf("%d connections, want 3 (a new one after each Connection: close but the last)", got)
 			}
@@ -391,18 +388,11 @@ func TestRawClientResponseForms(t *testing.T) {
 	for _, tc := range responses {
 		t.Run(tc.name, func(t *testing.T) {
 			url, conns := rawTestServer(t, 0, func(int) string { return tc.resp })
-			c := newTestClient(t, url, clientRaw)
-			k := newWorker(c, echoWorkload, 1, 1)
-			defer k.close()
-			for i := range 3 {
-				ok, msg := k.do(t.Context())
-				if !ok {
-					t.Fatalf("request %d: %s", i, msg)
-				}
+			sendSequentially(t, url, clientRaw, 1, 3, func(_ int, k *worker) {
 				if string(k.rc.body) != tc.body {
 					t.Fatalf("body %q, want %q", k.rc.body, tc.body)
 				}
-			}
+			})
 			if got := conns.Load(); got != 1 {
 				t.Errorf("%d connections, want 1", got)
 			}
@@ -410,18 +400,7 @@ func TestRawClientResponseForms(t *testing.T) {
 	}
 	t.Run("body to the end of the connection", func(t *testing.T) {
 		url, conns := rawTestServer(t, 1, func(n int) string { return fmt.Sprintf("HTTP/1.1 200 OK\r\n\r\n{\"echo\":%d}", n) })
-		c := newTestClient(t, url, clientRaw)
-		k := newWorker(c, echoWorkload, 1, 1)
-		defer k.close()
-		for i := range 3 {
-			ok, msg := k.do(t.Context())
-			if !ok {
-				t.Fatalf("request %d: %s", i, msg)
-			}
-			if want := fmt.Sprintf(`{"echo":%d}`, i+1); string(k.rc.body) != want {
-				t.Fatalf("body %q, want %q", k.rc.body, want)
-			}
-		}
+		sendSequentially(t, url, clientRaw, 1, 3, wantEcho(t))
 		if got := conns.Load(); got != 3 {
 			t.Errorf("%d connections, want 3", got)
 		}
@@ -448,20 +427,23 @@ func TestRawClientStaleConnection(t *testing.T) {
 		b := fmt.Sprintf(`{"echo":%d}`, n)
 		return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(b), b)
 	})
-	c := newTestClient(t, url, clientRaw)
-	k := newWorker(c, echoWorkload, 1, 1)
-	defer k.close()
-	for i := range 4 {
-		time.Sleep(20 * time.Millisecond) // the server has closed the previous connection
-		ok, msg := k.do(t.Context())
-		if !ok {
-			t.Fatalf("request %d: %s", i, msg)
-		}
-		if want := fmt.Sprintf(`{"echo":%d}`, i+1); string(k.rc.body) != want {
-			t.Fatalf("body %q, want %q", k.rc.body, want)
-		}
-	}
+	check := wantEcho(t)
+	k := sendSequentially(t, url, clientRaw, 1, 4, func(i int, k *worker) {
+		check(i, k)
+		time.Sleep(20 * time.Millisecond) // the server closes this connection meanwhile
+	})
 	if got := conns.Load(); got != 4 || k.rc.dials != 4 {
 		t.Errorf("%d connections, %d dials; want 4", got, k.rc.dials)
+	}
+}
+
+// wantEcho returns a check that the i-th response of a raw test server's sequence is
+// {"echo":i}.
+func wantEcho(t *testing.T) func(i int, k *worker) {
+	return func(i int, k *worker) {
+		t.Helper()
+		if want := fmt.Sprintf(`{"echo":%d}`, i); string(k.rc.body) != want {
+			t.Fatalf("body %q, want %q", k.rc.body, want)
+		}
 	}
 }
