@@ -281,11 +281,12 @@ func (s *AliasAccountService) FindAliasAccountByID(ctx context.Context, id uuid.
 	if err != nil {
 		return nil, err
 	}
+	parts := crm.ReadScopeFromContext(ctx).AliasAccount
 	var r aliasRow
-	if err := getOne(ctx, s.stmts, &r, findAliasByIDSQL[crm.ReadScopeFromContext(ctx).AliasAccount], org, id, includeDeleted); err != nil {
+	if err := getOne(ctx, s.stmts, &r, findAliasByIDSQL[parts], org, id, includeDeleted); err != nil {
 		return nil, aliasNotFound(err)
 	}
-	return s.toAlias(&r, crm.ReadScopeFromContext(ctx).AliasAccount)
+	return s.toAlias(&r, parts)
 }
 
 func aliasNotFound(err error) error {
@@ -440,12 +441,13 @@ func (s *AliasAccountService) FindAliasAccounts(ctx context.Context, f crm.Alias
 		}
 		w.add("metadata @> ?::jsonb", meta)
 	}
+	parts := crm.ReadScopeFromContext(ctx).AliasAccount
 	var rows []aliasRow
-	total, more, err := pageQuery(ctx, s.db, "alias_accounts", aliasSelect("", crm.ReadScopeFromContext(ctx).AliasAccount), w, f.Page, &rows)
+	total, more, err := pageQuery(ctx, s.db, "alias_accounts", aliasSelect("", parts), w, f.Page, &rows)
 	if err != nil {
 		return nil, err
 	}
-	as, err := s.toAliases(rows, crm.ReadScopeFromContext(ctx).AliasAccount)
+	as, err := s.toAliases(rows, parts)
 	if err != nil {
 		return nil, err
 	}

@@ -223,14 +223,20 @@ func (s *HolderService) FindHolderByID(ctx context.Context, id uuid.UUID, includ
 	if err != nil {
 		return nil, err
 	}
+	parts := crm.ReadScopeFromContext(ctx).Holder
 	var r holderRow
-	if err := getOne(ctx, s.stmts, &r, findHolderByIDSQL[crm.ReadScopeFromContext(ctx).Holder], org, id, includeDeleted); err != nil {
-		if err == sql.ErrNoRows {
-			return nil, crm.Errorf(crm.ENOTFOUND, "Holder not found.")
-		}
-		return nil, formatError(err)
+	if err := getOne(ctx, s.stmts, &r, findHolderByIDSQL[parts], org, id, includeDeleted); err != nil {
+		return nil, holderNotFound(err)
 	}
-	return s.toHolder(&r, crm.ReadScopeFromContext(ctx).Holder)
+	return s.toHolder(&r, parts)
+}
+
+// holderNotFound maps a single-row read's error: no row is NOT_FOUND.
+func holderNotFound(err error) error {
+	if err == sql.ErrNoRows {
+		return crm.Errorf(crm.ENOTFOUND, "Holder not found.")
+	}
+	return formatError(err)
 }
 
 var findHolderByDocumentSQL = newScopedSQL(func(p crm.Parts) string {
@@ -246,14 +252,12 @@ func (s *HolderService) FindHolderByDocument(ctx context.Context, document strin
 	if crm.NormalizeDocument(document) == "" {
 		return nil, crm.InvalidField("document", "must contain at least one letter or digit")
 	}
+	parts := crm.ReadScopeFromContext(ctx).Holder
 	var r holderRow
-	if err := getOne(ctx, s.stmts, &r, findHolderByDocumentSQL[crm.ReadScopeFromContext(ctx).Holder], org, s.documentIndex(org, document)); err != nil {
-		if err == sql.ErrNoRows {
-			return nil, crm.Errorf(crm.ENOTFOUND, "Holder not found.")
-		}
-		return nil, formatError(err)
+	if err := getOne(ctx, s.stmts, &r, findHolderByDocumentSQL[parts], org, s.documentIndex(org, document)); err != nil {
+		return nil, holderNotFound(err)
 	}
-	return s.toHolder(&r, crm.ReadScopeFromContext(ctx).Holder)
+	return s.toHolder(&r, parts)
 }
 
 var findHoldersByIDsSQL = newScopedSQL(func(p crm.Parts) string {
@@ -269,11 +273,12 @@ func (s *HolderService) FindHoldersByIDs(ctx context.Context, ids []uuid.UUID) (
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := selectAll[holderRow](ctx, s.stmts, findHoldersByIDsSQL[crm.ReadScopeFromContext(ctx).Holder], org, pq.Array(ids))
+	parts := crm.ReadScopeFromContext(ctx).Holder
+	rows, err := selectAll[holderRow](ctx, s.stmts, findHoldersByIDsSQL[parts], org, pq.Array(ids))
 	if err != nil {
 		return nil, formatError(err)
 	}
-	return s.toHolders(rows, crm.ReadScopeFromContext(ctx).Holder)
+	return s.toHolders(rows, parts)
 }
 
 // FindHolders implements crm.HolderService.
@@ -312,12 +317,13 @@ func (s *HolderService) FindHolders(ctx context.Context, f crm.HolderFilter) (*c
 	if f.CreatedBefore != nil {
 		w.add("created_at < ?", *f.CreatedBefore)
 	}
+	parts := crm.ReadScopeFromContext(ctx).Holder
 	var rows []holderRow
-	total, more, err := pageQuery(ctx, s.db, "holders", holderSelect("", crm.ReadScopeFromContext(ctx).Holder), w, f.Page, &rows)
+	total, more, err := pageQuery(ctx, s.db, "holders", holderSelect("", parts), w, f.Page, &rows)
 	if err != nil {
 		return nil, err
 	}
-	hs, err := s.toHolders(rows, crm.ReadScopeFromContext(ctx).Holder)
+	hs, err := s.toHolders(rows, parts)
 	if err != nil {
 		return nil, err
 	}
@@ -431,10 +437,7 @@ WHERE organization_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL) FOR UPDATE
 func (s *HolderService) lockHolder(ctx context.Context, tx *sqlx.Tx, org, id uuid.UUID, includeDeleted bool) (*crm.Holder, error) {
 	var r holderRow
 	if err := tx.QueryRowContext(ctx, lockHolderSQL, org, id, includeDeleted).Scan(r.readDest()...); err != nil {
-		if err == sql.ErrNoRows {
-			return nil, crm.Errorf(crm.ENOTFOUND, "Holder not found.")
-		}
-		return nil, formatError(err)
+		return nil, holderNotFound(err)
 	}
 	return s.toHolder(&r, crm.AllParts)
 }
