@@ -96,20 +96,27 @@ func createWorkload(d *dataset) workload {
 	prefix := gqlBody(createMutation)
 	marker := []byte(`"createHolder":{"holder":{"id":"`)
 	return workload{
-		name: "createHolder",
+		name: runCreate,
 		body: func(r *rand.Rand, buf []byte) []byte {
-			n := d.nextDocument.Add(1) - 1
-			buf = append(append(buf, prefix...), `"in":{"type":"NATURAL_PERSON","name":"`...)
-			buf = append(buf, pick(r, firstNames)+" "+pick(r, lastNames)...)
-			buf = append(buf, `","document":"`...)
-			buf = append(buf, document(int(n))...)
-			buf = fmt.Appendf(buf, `","externalId":"ext-%d","contact":{"primaryEmail":"bench.%d@example.com","mobilePhone":"+55 11 91234-5678"},`, n, n)
-			buf = append(buf, `"addresses":{"primary":{"line1":"Rua Augusta 1500","line2":"Apto 12","zipCode":"01304-001","city":"São Paulo","state":"SP","country":"BR"}},`...)
-			buf = append(buf, `"naturalPerson":{"favoriteName":"Bench","birthDate":"1990-05-01","nationality":"Brazilian","status":"active"},`...)
-			return append(buf, `"metadata":{"segment":"retail"}}}}`...)
+			buf = appendCreateInput(append(append(buf, prefix...), `"in":`...), r, d)
+			return append(buf, `}}`...)
 		},
 		ok: func(b []byte) bool { return bytes.Contains(b, marker) },
 	}
+}
+
+// appendCreateInput appends createHolder's input, a holder-sized JSON object with a
+// fresh document, to buf: the mutation's $in, and the plain reference's whole body.
+func appendCreateInput(buf []byte, r *rand.Rand, d *dataset) []byte {
+	n := d.nextDocument.Add(1) - 1
+	buf = append(buf, `{"type":"NATURAL_PERSON","name":"`...)
+	buf = append(buf, pick(r, firstNames)+" "+pick(r, lastNames)...)
+	buf = append(buf, `","document":"`...)
+	buf = append(buf, document(int(n))...)
+	buf = fmt.Appendf(buf, `","externalId":"ext-%d","contact":{"primaryEmail":"bench.%d@example.com","mobilePhone":"+55 11 91234-5678"},`, n, n)
+	buf = append(buf, `"addresses":{"primary":{"line1":"Rua Augusta 1500","line2":"Apto 12","zipCode":"01304-001","city":"São Paulo","state":"SP","country":"BR"}},`...)
+	buf = append(buf, `"naturalPerson":{"favoriteName":"Bench","birthDate":"1990-05-01","nationality":"Brazilian","status":"active"},`...)
+	return append(buf, `"metadata":{"segment":"retail"}}`...)
 }
 
 // Load clients (-client): raw, the harness's own lean HTTP/1.1 client (rawclient.go),

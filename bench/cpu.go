@@ -257,7 +257,7 @@ func cpuRuns(m *measurement) []cpuRow {
 		{runSelectRef, "tx", func(x rep) (cpuUse, bool) { return x.selectRef.cpu, true }},
 		api(runHot), api(runPlain), api(runPage), api(runByDoc), api(runSingle), api(runPlainSingle), api(runOpen), api(runPlainOpen),
 		{runWriteRef, "tx", func(x rep) (cpuUse, bool) { return x.writeRef.cpu, true }},
-		api(runCreate),
+		api(runCreate), api(runPlainCreate),
 	}
 	var rows []cpuRow
 	for _, r := range runs {

@@ -9,14 +9,16 @@
 //  1. pgbench -S -M prepared (select by primary key) — the read reference;
 //  2. the hot path aliasAccountByLedgerAccount(accountId) { id holder { id name document } };
 //  3. the same lookups, same keys, through a "plain handler + storage" reference server:
-//     this program re-executed as `bench -serve-plain` (plain.go), net/http with one
+//     this program re-executed as `bench -serve-plain` (plain.go), net/http with a
 //     JSON handler calling postgres.AliasAccountService directly, no GraphQL — what one
 //     HTTP lookup through our storage costs on this machine;
 //  4. a page of 100 holders with their alias accounts;
 //  5. holderByDocument;
 //  6. a single-client run of the hot path and of the reference, and an open-loop run
 //     (at half the measured maximum) of the hot path and then of the reference;
-//  7. pgbench -N -M prepared — the write reference — and createHolder.
+//  7. pgbench -N -M prepared — the write reference — createHolder, and the same
+//     holders' creation through the plain reference's second handler
+//     (postgres.HolderService.CreateHolder, no GraphQL).
 //
 // Every API run uses the same closed-loop Go HTTP client at the same concurrency as
 // pgbench: by default (-client raw) the harness's own lean HTTP/1.1 client
@@ -27,8 +29,8 @@
 // (cpu.go): the server under test, PostgreSQL (postmaster and children), pgbench, the
 // harness itself and the whole machine, as cores and CPU µs per request or
 // transaction. Both servers run with DEBUG_ADDR (net/http/pprof) on a free loopback
-// port; with -profile (the default) the hot path, reference, page and createHolder runs of the last
-// repetition are CPU-profiled by the server under load, saved to
+// port; with -profile (the default) the hot path, page and createHolder runs of the last
+// repetition, and the plain references of the hot path and createHolder, are CPU-profiled by the server under load, saved to
 // bench/profiles/<run>.pprof with a `go tool pprof -top -cum` summary in <run>.txt, and
 // broken down by layer in the results. It prints a table and writes bench/results.md
 // (bench/results-N.md and bench/profiles/<run>-N.* for other dataset sizes) with the
@@ -90,7 +92,7 @@ func main() {
 	flag.IntVar(&cfg.scale, "pgbench-scale", 10, "pgbench -i scale factor")
 	flag.StringVar(&cfg.out, "out", "", "results file (default bench/results.md for 100000 holders, bench/results-N.md otherwise; \"-\" for none)")
 	flag.BoolVar(&cfg.loadOnly, "load-only", false, "start everything and load the dataset, report the load time, then stop")
-	flag.BoolVar(&cfg.profile, "profile", true, "CPU-profile the servers during the hot path, plain reference, page and createHolder runs of the last repetition (bench/profiles/)")
+	flag.BoolVar(&cfg.profile, "profile", true, "CPU-profile the servers during the hot path, page and createHolder runs of the last repetition and their plain references (bench/profiles/)")
 	flag.Func("server-env", "extra KEY=VALUE for the server process (repeatable), e.g. -server-env GOGC=400", func(s string) error {
 		if !strings.Contains(s, "=") {
 			return errors.New("want KEY=VALUE")

@@ -21,6 +21,7 @@ const (
 	runPlainOpen   = "plain handler + storage, open loop"
 	runWriteRef    = "pgbench -N"
 	runCreate      = "createHolder"
+	runPlainCreate = "plain handler + storage, createHolder"
 )
 
 // rep is one repetition of the whole sequence.
@@ -38,8 +39,9 @@ type measurement struct {
 // measure runs cfg.reps repetitions of: pgbench -S, hot path, the plain reference
 // (same keys), page, holderByDocument, hot path and plain reference with one client,
 // hot path open loop at half this repetition's hot-path throughput, pgbench -N,
-// createHolder. With cfg.profile, the hot path, plain reference, page and createHolder
-// runs of the last repetition are profiled (CPU, by the server under load).
+// createHolder and the plain reference's createHolder. With cfg.profile, the hot path,
+// page and createHolder runs of the last repetition and their plain references are
+// profiled (CPU, by the server under load).
 func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 	data := e.data
 	gqlURL := "http://" + e.server.addr + "/graphql"
@@ -64,8 +66,14 @@ func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 		return nil, err
 	}
 	defer plainOpen.close()
+	plainCreateClient, err := newHTTPClient("http://"+e.plain.addr+"/holders", cfg.clients, cfg.client)
+	if err != nil {
+		return nil, err
+	}
+	defer plainCreateClient.close()
 
-	hot, plain, page, byDoc, create := hotPathWorkload(data), plainWorkload(data), pageWorkload(data), byDocumentWorkload(data), createWorkload(data)
+	hot, plain, page, byDoc := hotPathWorkload(data), plainWorkload(data), pageWorkload(data), byDocumentWorkload(data)
+	create, plainCreate := createWorkload(data), plainCreateWorkload(data)
 	m := &measurement{}
 	for i := range cfg.reps {
 		log.Printf("repetition %d/%d (%v per run, %d clients)", i+1, cfg.reps, cfg.duration, cfg.clients)
@@ -149,17 +157,25 @@ func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 		r.writeRef = wref
 		log.Printf("  %-22s %9.0f tps  avg %v  (failed %d)%s", runWriteRef, wref.tps, wref.latencyAvg.Round(time.Microsecond), wref.failed, wref.cpu.brief())
 
-		prof := cfg.profile && last
-		res, err := apiRun(ctx, e, closed, create, cfg.clients, cfg, seed(20), e.server, prof)
-		if err != nil {
-			return nil, err
+		// createHolder, then the same holders' inputs through the plain reference.
+		for _, x := range []struct {
+			name string
+			w    workload
+			c    *httpClient
+			srv  *server
+		}{{runCreate, create, closed, e.server}, {runPlainCreate, plainCreate, plainCreateClient, e.plain}} {
+			prof := cfg.profile && last
+			res, err := apiRun(ctx, e, x.c, x.w, cfg.clients, cfg, seed(20), x.srv, prof)
+			if err != nil {
+				return nil, err
+			}
+			if prof {
+				m.profiles = append(m.profiles, saveProfile(cfg.profileDir, cfg.profileSuffix, x.name, x.srv, res))
+				res.profile = nil
+			}
+			r.api[x.name] = res
+			logRun(x.name, res)
 		}
-		if prof {
-			m.profiles = append(m.profiles, saveProfile(cfg.profileDir, cfg.profileSuffix, runCreate, e.server, res))
-			res.profile = nil
-		}
-		r.api[runCreate] = res
-		logRun(runCreate, res)
 		m.reps = append(m.reps, r)
 	}
 	return m, nil

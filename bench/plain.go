@@ -38,7 +38,12 @@ const servePlainFlag = "-serve-plain"
 //
 // through postgres.AliasAccountService.FindAliasAccountByLedgerAccount under the read
 // scope the hot path's query gets (the holder's personal data, nothing of the alias
-// account), plus GET /readyz, until SIGTERM. It returns the exit status.
+// account), and
+//
+//	POST /holders <createHolder's input> → {"id": "…"}
+//
+// through postgres.HolderService.CreateHolder (what the createHolder mutation's resolver
+// calls), plus GET /readyz, until SIGTERM. It returns the exit status.
 func servePlain() int {
 	serverconfig.ApplyGCDefaults(os.Getenv) // as the server's main does
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -72,10 +77,11 @@ func plainServe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h := plainHandler{aliases: postgres.NewAliasAccountService(db, enc)}
+	h := plainHandler{aliases: postgres.NewAliasAccountService(db, enc), holders: postgres.NewHolderService(db, enc)}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /lookup", h.lookup)
+	mux.HandleFunc("POST /holders", h.createHolder)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := db.PingContext(r.Context()); err != nil {
 			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
@@ -110,9 +116,10 @@ func plainServe(ctx context.Context) error {
 	return srv.Shutdown(sctx)
 }
 
-// plainHandler answers the reference lookups.
+// plainHandler answers the reference requests.
 type plainHandler struct {
 	aliases *postgres.AliasAccountService
+	holders *postgres.HolderService
 }
 
 // plainScope is the read scope gqlgen's handler derives for the hot path's selection
@@ -135,11 +142,20 @@ type plainHolder struct {
 	Document string    `json:"document"`
 }
 
-func (h plainHandler) lookup(w http.ResponseWriter, r *http.Request) {
-	// The organization header, checked as graph.OrganizationMiddleware checks it.
+// plainOrganization reads the organization header as graph.OrganizationMiddleware
+// does; on false it has answered 400.
+func plainOrganization(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
 	org, err := uuid.Parse(r.Header.Get("X-Organization-Id"))
 	if err != nil || org == uuid.Nil {
 		http.Error(w, "X-Organization-Id must be a UUID", http.StatusBadRequest)
+		return uuid.Nil, false
+	}
+	return org, true
+}
+
+func (h plainHandler) lookup(w http.ResponseWriter, r *http.Request) {
+	org, ok := plainOrganization(w, r)
+	if !ok {
 		return
 	}
 	var in plainRequest
@@ -180,5 +196,57 @@ func plainWorkload(d *dataset) workload {
 			return append(buf, `"}`...)
 		},
 		ok: func(b []byte) bool { return bytes.Contains(b, marker) },
+	}
+}
+
+// plainCreateInput is createHolder's input as JSON, with the GraphQL input's field
+// names (the nested types are the domain's, whose JSON names are the same).
+type plainCreateInput struct {
+	Type          crm.HolderType     `json:"type"`
+	Name          string             `json:"name"`
+	Document      string             `json:"document"`
+	ExternalID    *string            `json:"externalId"`
+	Addresses     *crm.Addresses     `json:"addresses"`
+	Contact       *crm.Contact       `json:"contact"`
+	NaturalPerson *crm.NaturalPerson `json:"naturalPerson"`
+	LegalPerson   *crm.LegalPerson   `json:"legalPerson"`
+	Metadata      crm.Metadata       `json:"metadata"`
+}
+
+// createHolder creates the holder the body describes through the storage service, as
+// the createHolder resolver does, and answers its id.
+func (h plainHandler) createHolder(w http.ResponseWriter, r *http.Request) {
+	org, ok := plainOrganization(w, r)
+	if !ok {
+		return
+	}
+	var in plainCreateInput
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		http.Error(w, "body must be createHolder's input as JSON", http.StatusBadRequest)
+		return
+	}
+	holder := &crm.Holder{
+		Type: in.Type, Name: in.Name, Document: in.Document, ExternalID: in.ExternalID, Addresses: in.Addresses,
+		Contact: in.Contact, NaturalPerson: in.NaturalPerson, LegalPerson: in.LegalPerson, Metadata: in.Metadata,
+	}
+	if err := h.holders.CreateHolder(crm.NewContextWithOrganization(r.Context(), org), holder); err != nil {
+		// Only the code: the message may name the input's fields.
+		http.Error(w, "createHolder failed: "+crm.ErrorCode(err), http.StatusUnprocessableEntity)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(struct {
+		ID uuid.UUID `json:"id"`
+	}{holder.ID})
+}
+
+// plainCreateWorkload is createHolder's input posted to the plain reference server:
+// the same holders as createWorkload's (with documents of their own).
+func plainCreateWorkload(d *dataset) workload {
+	marker := []byte(`{"id":"`)
+	return workload{
+		name: runPlainCreate,
+		body: func(r *rand.Rand, buf []byte) []byte { return appendCreateInput(buf, r, d) },
+		ok:   func(b []byte) bool { return bytes.HasPrefix(b, marker) },
 	}
 }

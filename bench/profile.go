@@ -77,7 +77,7 @@ func (p *pendingProfile) wait() ([]byte, error) {
 
 // profileRun is the CPU profile of one measured run and what the harness makes of it.
 type profileRun struct {
-	run     string  // run name (runHot, runPlain, runPage)
+	run     string  // run name (runHot, runPlain, runPage, …)
 	file    string  // the .pprof file
 	text    string  // the `go tool pprof -top -cum` summary next to it
 	bin     string  // the profiled executable
@@ -95,6 +95,8 @@ func profileSlug(run string) string {
 		return "plain-reference"
 	case runPage:
 		return "page-of-100"
+	case runPlainCreate:
+		return "plain-reference-createHolder"
 	}
 	return strings.ReplaceAll(run, " ", "-")
 }

@@ -59,6 +59,8 @@ type report struct {
 	// hotVsPlain is the median per-repetition ratio of hot path to plain reference
 	// throughput.
 	hotVsPlain float64
+	// createVsPlain is the same for createHolder and the plain reference's createHolder.
+	createVsPlain float64
 }
 
 // perRep returns f of every repetition, leaving out zeros.
@@ -153,13 +155,17 @@ func buildReport(cfg config, e *env, m *measurement) *report {
 	plainOpen.name = fmt.Sprintf("%s @ %.0f req/s (reference)", runPlainOpen, plainOpen.rate)
 	writeRow := refRow(runWriteRef, func(x rep) pgbenchResult { return x.writeRef })
 	create := apiRow(runCreate, runCreate, wr, runWriteRef)
-	r.rows = []row{selectRow, hot, plain, page, byDoc, single, plainSingle, open, plainOpen, writeRow, create}
-	r.hotVsPlain = median(perRep(m, func(x rep) float64 {
-		if p := x.api[runPlain].throughput(); p > 0 {
-			return x.api[runHot].throughput() / p
-		}
-		return 0
-	}))
+	plainCreate := apiRow(runPlainCreate, runPlainCreate+" (reference)", wr, runWriteRef)
+	r.rows = []row{selectRow, hot, plain, page, byDoc, single, plainSingle, open, plainOpen, writeRow, create, plainCreate}
+	vsPlain := func(api, plain string) float64 {
+		return median(perRep(m, func(x rep) float64 {
+			if p := x.api[plain].throughput(); p > 0 {
+				return x.api[api].throughput() / p
+			}
+			return 0
+		}))
+	}
+	r.hotVsPlain, r.createVsPlain = vsPlain(runHot, runPlain), vsPlain(runCreate, runPlainCreate)
 
 	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 	r.sum = summary{Holders: cfg.holders, Clients: cfg.clients, HotRPS: hot.throughput, HotP50us: us(hot.p50), HotP99us: us(hot.p99),
@@ -432,12 +438,12 @@ func (r *report) markdown() string {
 	}
 	fmt.Fprintf(&b, "- Client: closed loop in Go, %s. The same bodies, headers (net/http adds only its `User-Agent`) and checks with either: every response must be HTTP 200 without `errors` and hold the expected data; its CPU is the *harness* column of [Where the CPU goes](#where-the-cpu-goes-per-run-medians-over-repetitions).\n", client)
 	fmt.Fprintf(&b, "- Open loop and SQL: the open loop sends on a fixed schedule at half of the same repetition's %d-client hot-path rate (%d workers taking the scheduled requests in order, each with its own connection), latency measured from the scheduled time; the plain reference then gets the same open loop (rate, keys, workers), showing the latency tail one lookup meets on this machine at that load without GraphQL. SQL/req = pg_stat_statements calls in database crm (BEGIN/COMMIT not counted) / requests.\n", cfg.clients, openLoopWorkers(cfg.clients))
-	fmt.Fprintf(&b, "- Plain handler + storage (reference): the harness itself re-executed as `bench -serve-plain`, a net/http server with one handler, `POST /lookup {\"accountId\": …}`, that checks `X-Organization-Id`, calls `postgres.AliasAccountService.FindAliasAccountByLedgerAccount` under the read scope the hot path's query gets (the holder's personal data, nothing of the alias account) and writes `{\"id\", \"holder\": {\"id\", \"name\", \"document\"}}` with encoding/json. "+
+	fmt.Fprintf(&b, "- Plain handler + storage (reference): the harness itself re-executed as `bench -serve-plain`, a net/http server whose handler `POST /lookup {\"accountId\": …}` checks `X-Organization-Id`, calls `postgres.AliasAccountService.FindAliasAccountByLedgerAccount` under the read scope the hot path's query gets (the holder's personal data, nothing of the alias account) and writes `{\"id\", \"holder\": {\"id\", \"name\", \"document\"}}` with encoding/json. "+
 		"It reads the server's environment through `config.Load` (same DATABASE_URL, keys, pool size, driver and statement timeout; the same `-server-env`), opens the database with `postgres.Open` as server.go does, and sets the server's GC defaults (`config.ApplyGCDefaults`). "+
-		"It runs right after the hot path with the same client, concurrency and keys (the hot path's seed: the same accounts in the same order), and its single-client run right after the hot path's. No GraphQL, no chi, no middleware (access log, metrics, request id, timeout): what one HTTP lookup through our storage costs on this machine.\n")
+		"It runs right after the hot path with the same client, concurrency and keys (the hot path's seed: the same accounts in the same order), and its single-client run right after the hot path's. Its second handler, `POST /holders`, takes createHolder's input as the whole body (the same holders, with documents of their own), decodes it with encoding/json into the domain's holder, calls `postgres.HolderService.CreateHolder` (what the createHolder resolver calls: validation, encryption, blind index, the prepared INSERT) and writes `{\"id\"}`; it runs right after createHolder with the same client and concurrency. No GraphQL, no chi, no middleware (access log, metrics, request id, timeout): what one HTTP lookup, or one holder's creation, through our storage costs on this machine.\n")
 	fmt.Fprintf(&b, "- CPU accounting: every measured run's CPU time by process (server, PostgreSQL, pgbench, harness) and of the whole machine, from `/proc`; see [Where the CPU goes](#where-the-cpu-goes-per-run-medians-over-repetitions).\n")
 	if cfg.profile {
-		fmt.Fprintf(&b, "- Profiles: both servers run with `DEBUG_ADDR` (net/http/pprof) on a loopback port; in the last repetition the hot path, reference, page and createHolder runs are CPU-profiled at Go's default 100 Hz (a small overhead those runs carry; the medians of several repetitions dilute it). See [Where the server's CPU goes](#where-the-servers-cpu-goes).\n")
+		fmt.Fprintf(&b, "- Profiles: both servers run with `DEBUG_ADDR` (net/http/pprof) on a loopback port; in the last repetition the hot path, page and createHolder runs and the plain references of the hot path and createHolder are CPU-profiled at Go's default 100 Hz (a small overhead those runs carry; the medians of several repetitions dilute it). See [Where the server's CPU goes](#where-the-servers-cpu-goes).\n")
 	} else {
 		fmt.Fprintf(&b, "- Profiles: off (`-profile=false`).\n")
 	}
@@ -455,6 +461,9 @@ func (r *report) markdown() string {
 	for _, x := range r.rows {
 		if x.name == runPlain+" (reference)" && x.throughput > 0 {
 			fmt.Fprintf(&b, "The plain handler + storage reference reaches %.3f× pgbench -S; the hot path reaches %.3f× the reference (medians of per-repetition ratios).\n\n", x.ratio, r.hotVsPlain)
+		}
+		if x.name == runPlainCreate+" (reference)" && x.throughput > 0 {
+			fmt.Fprintf(&b, "The plain handler + storage reference's createHolder reaches %.3f× pgbench -N; createHolder reaches %.3f× it (medians of per-repetition ratios).\n\n", x.ratio, r.createVsPlain)
 		}
 	}
 
@@ -476,8 +485,11 @@ func (r *report) markdown() string {
 			}
 		}
 		fmt.Fprintf(&b, "| %d | %s | %.0f | — | — | — | %d/%d |\n", i+1, runWriteRef, x.writeRef.tps, x.writeRef.failed, x.writeRef.processed)
-		res := x.api[runCreate]
-		fmt.Fprintf(&b, "| %d | %s | %.0f | %s | %s | %.2f | %d/%d |\n", i+1, runCreate, res.throughput(), fmtDur(res.percentile(0.5)), fmtDur(res.percentile(0.99)), res.stmtsPerRequest(), res.failures, res.requests)
+		for _, name := range []string{runCreate, runPlainCreate} {
+			if res, ok := x.api[name]; ok {
+				fmt.Fprintf(&b, "| %d | %s | %.0f | %s | %s | %.2f | %d/%d |\n", i+1, name, res.throughput(), fmtDur(res.percentile(0.5)), fmtDur(res.percentile(0.99)), res.stmtsPerRequest(), res.failures, res.requests)
+			}
+		}
 	}
 	for _, x := range r.rows {
 		if x.failures > 0 && x.firstErr != "" {
