@@ -30,7 +30,8 @@
 // harness itself and the whole machine, as cores and CPU µs per request or
 // transaction. Both servers run with DEBUG_ADDR (net/http/pprof) on a free loopback
 // port; with -profile (the default) the hot path, page and createHolder runs of the last
-// repetition, and the plain references of the hot path and createHolder, are CPU-profiled by the server under load, saved to
+// repetition, and the plain references of the hot path and createHolder, are
+// CPU-profiled by the server under load, saved to
 // bench/profiles/<run>.pprof with a `go tool pprof -top -cum` summary in <run>.txt, and
 // broken down by layer in the results. It prints a table and writes bench/results.md
 // (bench/results-N.md and bench/profiles/<run>-N.* for other dataset sizes) with the
