@@ -142,35 +142,41 @@ type plainHolder struct {
 	Document string    `json:"document"`
 }
 
-// plainOrganization reads the organization header as graph.OrganizationMiddleware
-// does; on false it has answered 400.
-func plainOrganization(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
+// readPlainRequest reads a reference request: the organization header, checked as
+// graph.OrganizationMiddleware checks it, and the JSON body into v. It returns the
+// request's context acting for that organization; on false it has answered 400 (with
+// usage for a body it could not decode).
+func readPlainRequest(w http.ResponseWriter, r *http.Request, v any, usage string) (context.Context, bool) {
 	org, err := uuid.Parse(r.Header.Get("X-Organization-Id"))
 	if err != nil || org == uuid.Nil {
 		http.Error(w, "X-Organization-Id must be a UUID", http.StatusBadRequest)
-		return uuid.Nil, false
+		return nil, false
 	}
-	return org, true
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		http.Error(w, usage, http.StatusBadRequest)
+		return nil, false
+	}
+	return crm.NewContextWithOrganization(r.Context(), org), true
+}
+
+// plainFailed answers a storage error by its code only: a message may quote input.
+func plainFailed(w http.ResponseWriter, err error) {
+	http.Error(w, "failed: "+crm.ErrorCode(err), http.StatusInternalServerError)
 }
 
 func (h plainHandler) lookup(w http.ResponseWriter, r *http.Request) {
-	org, ok := plainOrganization(w, r)
+	var in plainRequest
+	ctx, ok := readPlainRequest(w, r, &in, `body must be {"accountId": "<uuid>"}`)
 	if !ok {
 		return
 	}
-	var in plainRequest
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-		http.Error(w, "body must be {\"accountId\": \"<uuid>\"}", http.StatusBadRequest)
-		return
-	}
-	ctx := crm.NewContextWithReadScope(crm.NewContextWithOrganization(r.Context(), org), plainScope)
-	a, err := h.aliases.FindAliasAccountByLedgerAccount(ctx, in.AccountID)
+	a, err := h.aliases.FindAliasAccountByLedgerAccount(crm.NewContextWithReadScope(ctx, plainScope), in.AccountID)
 	switch {
 	case crm.ErrorCode(err) == crm.ENOTFOUND:
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	case err != nil:
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		plainFailed(w, err)
 		return
 	case a.Holder == nil:
 		http.Error(w, "the alias account came without its holder", http.StatusInternalServerError)
@@ -216,22 +222,17 @@ type plainCreateInput struct {
 // createHolder creates the holder the body describes through the storage service, as
 // the createHolder resolver does, and answers its id.
 func (h plainHandler) createHolder(w http.ResponseWriter, r *http.Request) {
-	org, ok := plainOrganization(w, r)
-	if !ok {
-		return
-	}
 	var in plainCreateInput
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-		http.Error(w, "body must be createHolder's input as JSON", http.StatusBadRequest)
+	ctx, ok := readPlainRequest(w, r, &in, "body must be createHolder's input as JSON")
+	if !ok {
 		return
 	}
 	holder := &crm.Holder{
 		Type: in.Type, Name: in.Name, Document: in.Document, ExternalID: in.ExternalID, Addresses: in.Addresses,
 		Contact: in.Contact, NaturalPerson: in.NaturalPerson, LegalPerson: in.LegalPerson, Metadata: in.Metadata,
 	}
-	if err := h.holders.CreateHolder(crm.NewContextWithOrganization(r.Context(), org), holder); err != nil {
-		// Only the code: the message may name the input's fields.
-		http.Error(w, "createHolder failed: "+crm.ErrorCode(err), http.StatusUnprocessableEntity)
+	if err := h.holders.CreateHolder(ctx, holder); err != nil {
+		plainFailed(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
