@@ -289,12 +289,8 @@ func (s *AliasAccountService) FindAliasAccountByID(ctx context.Context, id uuid.
 	return s.toAlias(&r, parts)
 }
 
-func aliasNotFound(err error) error {
-	if err == sql.ErrNoRows {
-		return crm.Errorf(crm.ENOTFOUND, "Alias account not found.")
-	}
-	return formatError(err)
-}
+// aliasNotFound maps a single-row alias account read's error (notFoundAs).
+func aliasNotFound(err error) error { return notFoundAs(err, "Alias account not found.") }
 
 // aliasWithHolderRow is an alias account joined with its holder.
 type aliasWithHolderRow struct {

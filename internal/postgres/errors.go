@@ -28,6 +28,15 @@ func formatError(err error) error {
 	return err
 }
 
+// notFoundAs is formatError for a read of one record: no row is NOT_FOUND with msg,
+// which names the record's kind.
+func notFoundAs(err error, msg string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return &crm.Error{Code: crm.ENOTFOUND, Message: msg}
+	}
+	return formatError(err)
+}
+
 // mapSQLState maps a server error (SQLSTATE and constraint name) of either driver.
 func mapSQLState(err error, code, constraint string) error {
 	switch constraint {

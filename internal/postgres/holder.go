@@ -231,13 +231,8 @@ func (s *HolderService) FindHolderByID(ctx context.Context, id uuid.UUID, includ
 	return s.toHolder(&r, parts)
 }
 
-// holderNotFound maps a single-row read's error: no row is NOT_FOUND.
-func holderNotFound(err error) error {
-	if err == sql.ErrNoRows {
-		return crm.Errorf(crm.ENOTFOUND, "Holder not found.")
-	}
-	return formatError(err)
-}
+// holderNotFound maps a single-row holder read's error (notFoundAs).
+func holderNotFound(err error) error { return notFoundAs(err, "Holder not found.") }
 
 var findHolderByDocumentSQL = newScopedSQL(func(p crm.Parts) string {
 	return `SELECT ` + holderSelect("", p) + ` FROM holders WHERE organization_id = $1 AND document_hash = $2 AND deleted_at IS NULL`
