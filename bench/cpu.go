@@ -255,7 +255,7 @@ func cpuRuns(m *measurement) []cpuRow {
 	}
 	runs := []run{
 		{runSelectRef, "tx", func(x rep) (cpuUse, bool) { return x.selectRef.cpu, true }},
-		api(runHot), api(runPlain), api(runPage), api(runByDoc), api(runSingle), api(runPlainSingle), api(runOpen), api(runPlainOpen),
+		api(runHot), api(runPlain), api(runPage), api(runByDoc), api(runSingle), api(runPlainSingle), api(runOpen), api(runPlainOpen), api(runPlainOpenHalf),
 		{runWriteRef, "tx", func(x rep) (cpuUse, bool) { return x.writeRef.cpu, true }},
 		api(runCreate), api(runPlainCreate),
 	}

@@ -15,7 +15,9 @@
 //  4. a page of 100 holders with their alias accounts;
 //  5. holderByDocument;
 //  6. a single-client run of the hot path and of the reference, and an open-loop run
-//     (at half the measured maximum) of the hot path and then of the reference;
+//     (at half the measured maximum) of the hot path and then of the reference, and
+//     one of the reference at half its own maximum (the target's definition applied to
+//     a server without GraphQL);
 //  7. pgbench -N -M prepared — the write reference — createHolder, and the same
 //     holders' creation through the plain reference's second handler
 //     (postgres.HolderService.CreateHolder, no GraphQL).

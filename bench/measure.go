@@ -10,18 +10,19 @@ import (
 // Run names, in the order they run within one repetition: the references are
 // interleaved with the API runs they are compared with.
 const (
-	runSelectRef   = "pgbench -S"
-	runHot         = "hot path"
-	runPlain       = "plain handler + storage"
-	runPage        = "page of 100"
-	runByDoc       = "holderByDocument"
-	runSingle      = "hot path, 1 client"
-	runPlainSingle = "plain handler + storage, 1 client"
-	runOpen        = "hot path, open loop"
-	runPlainOpen   = "plain handler + storage, open loop"
-	runWriteRef    = "pgbench -N"
-	runCreate      = "createHolder"
-	runPlainCreate = "plain handler + storage, createHolder"
+	runSelectRef     = "pgbench -S"
+	runHot           = "hot path"
+	runPlain         = "plain handler + storage"
+	runPage          = "page of 100"
+	runByDoc         = "holderByDocument"
+	runSingle        = "hot path, 1 client"
+	runPlainSingle   = "plain handler + storage, 1 client"
+	runOpen          = "hot path, open loop"
+	runPlainOpen     = "plain handler + storage, open loop"
+	runPlainOpenHalf = "plain handler + storage, open loop at half its own max"
+	runWriteRef      = "pgbench -N"
+	runCreate        = "createHolder"
+	runPlainCreate   = "plain handler + storage, createHolder"
 )
 
 // rep is one repetition of the whole sequence.
@@ -38,7 +39,8 @@ type measurement struct {
 
 // measure runs cfg.reps repetitions of: pgbench -S, hot path, the plain reference
 // (same keys), page, holderByDocument, hot path and plain reference with one client,
-// hot path open loop at half this repetition's hot-path throughput, pgbench -N,
+// hot path open loop at half this repetition's hot-path throughput, the plain reference's
+// open loop at that rate and at half its own throughput, pgbench -N,
 // createHolder and the plain reference's createHolder. With cfg.profile, the hot path,
 // page and createHolder runs of the last repetition and their plain references are
 // profiled (CPU, by the server under load).
@@ -121,20 +123,23 @@ func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 
 		// The open loop at half the hot path's rate, then the plain reference at the same
 		// rate and keys: what latency tail the machine itself gives one lookup at that load.
-		rate := r.api[runHot].throughput() / 2
-		if rate > 0 {
+		// Then the plain reference at half its own maximum, the target's definition applied
+		// to it: whether the machine allows the target to a server as light as it.
+		rate, plainRate := r.api[runHot].throughput()/2, r.api[runPlain].throughput()/2
+		if rate > 0 && plainRate > 0 {
 			for _, x := range []struct {
 				name string
 				c    *httpClient
 				w    workload
 				srv  *server
-			}{{runOpen, open, hot, e.server}, {runPlainOpen, plainOpen, plain, e.plain}} {
+				rate float64
+			}{{runOpen, open, hot, e.server, rate}, {runPlainOpen, plainOpen, plain, e.plain, rate}, {runPlainOpenHalf, plainOpen, plain, e.plain, plainRate}} {
 				s0, err := e.statements(ctx)
 				if err != nil {
 					return nil, err
 				}
 				w := e.startCPU(x.srv)
-				res, err := openLoop(ctx, x.c, x.w, rate, cfg.duration, openWorkers, seed(10))
+				res, err := openLoop(ctx, x.c, x.w, x.rate, cfg.duration, openWorkers, seed(10))
 				res.cpu = w.stop()
 				res.cpu.units = res.requests
 				if err != nil {
@@ -146,7 +151,7 @@ func measure(ctx context.Context, cfg config, e *env) (*measurement, error) {
 				}
 				res.stmts = s1 - s0
 				r.api[x.name] = res
-				logRun(fmt.Sprintf("%s @%.0f/s", x.name, rate), res)
+				logRun(fmt.Sprintf("%s @%.0f/s", x.name, x.rate), res)
 			}
 		}
 

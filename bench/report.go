@@ -153,10 +153,12 @@ func buildReport(cfg config, e *env, m *measurement) *report {
 	open.name = fmt.Sprintf("%s @ %.0f req/s", runOpen, open.rate)
 	plainOpen := apiRow(runPlainOpen, runPlainOpen, nil, "")
 	plainOpen.name = fmt.Sprintf("%s @ %.0f req/s (reference)", runPlainOpen, plainOpen.rate)
+	plainOpenHalf := apiRow(runPlainOpenHalf, runPlainOpenHalf, nil, "")
+	plainOpenHalf.name = fmt.Sprintf("%s @ %.0f req/s (reference)", runPlainOpenHalf, plainOpenHalf.rate)
 	writeRow := refRow(runWriteRef, func(x rep) pgbenchResult { return x.writeRef })
 	create := apiRow(runCreate, runCreate, wr, runWriteRef)
 	plainCreate := apiRow(runPlainCreate, runPlainCreate+" (reference)", wr, runWriteRef)
-	r.rows = []row{selectRow, hot, plain, page, byDoc, single, plainSingle, open, plainOpen, writeRow, create, plainCreate}
+	r.rows = []row{selectRow, hot, plain, page, byDoc, single, plainSingle, open, plainOpen, plainOpenHalf, writeRow, create, plainCreate}
 	vsPlain := func(api, plain string) float64 {
 		return median(perRep(m, func(x rep) float64 {
 			if p := x.api[plain].throughput(); p > 0 {
@@ -437,7 +439,7 @@ func (r *report) markdown() string {
 			"The default, `-client raw`, is the harness's own lean HTTP/1.1 client (bench/rawclient.go: one persistent connection per client, one write per request, a minimal response parser): the load client shares the machine's cores with the server and PostgreSQL, while pgbench, the reference, is a lean C client"
 	}
 	fmt.Fprintf(&b, "- Client: closed loop in Go, %s. The same bodies, headers (net/http adds only its `User-Agent`) and checks with either: every response must be HTTP 200 without `errors` and hold the expected data; its CPU is the *harness* column of [Where the CPU goes](#where-the-cpu-goes-per-run-medians-over-repetitions).\n", client)
-	fmt.Fprintf(&b, "- Open loop and SQL: the open loop sends on a fixed schedule at half of the same repetition's %d-client hot-path rate (%d workers taking the scheduled requests in order, each with its own connection), latency measured from the scheduled time; the plain reference then gets the same open loop (rate, keys, workers), showing the latency tail one lookup meets on this machine at that load without GraphQL. SQL/req = pg_stat_statements calls in database crm (BEGIN/COMMIT not counted) / requests.\n", cfg.clients, openLoopWorkers(cfg.clients))
+	fmt.Fprintf(&b, "- Open loop and SQL: the open loop sends on a fixed schedule at half of the same repetition's %d-client hot-path rate (%d workers taking the scheduled requests in order, each with its own connection), latency measured from the scheduled time; the plain reference then gets the same open loop (rate, keys, workers), showing the latency tail one lookup meets on this machine at that load without GraphQL; last, the plain reference gets the target's own definition, an open loop at half of its own %d-client rate in the same repetition, showing whether the machine allows the target to a server as light as it. SQL/req = pg_stat_statements calls in database crm (BEGIN/COMMIT not counted) / requests.\n", cfg.clients, openLoopWorkers(cfg.clients), cfg.clients)
 	fmt.Fprintf(&b, "- Plain handler + storage (reference): the harness itself re-executed as `bench -serve-plain`, a net/http server whose handler `POST /lookup {\"accountId\": …}` checks `X-Organization-Id`, calls `postgres.AliasAccountService.FindAliasAccountByLedgerAccount` under the read scope the hot path's query gets (the holder's personal data, nothing of the alias account) and writes `{\"id\", \"holder\": {\"id\", \"name\", \"document\"}}` with encoding/json. "+
 		"It reads the server's environment through `config.Load` (same DATABASE_URL, keys, pool size, driver and statement timeout; the same `-server-env`), opens the database with `postgres.Open` as server.go does, and sets the server's GC defaults (`config.ApplyGCDefaults`). "+
 		"It runs right after the hot path with the same client, concurrency and keys (the hot path's seed: the same accounts in the same order), and its single-client run right after the hot path's. Its second handler, `POST /holders`, takes createHolder's input as the whole body (the same holders, with documents of their own), decodes it with encoding/json into the domain's holder, calls `postgres.HolderService.CreateHolder` (what the createHolder resolver calls: validation, encryption, blind index, the prepared INSERT) and writes `{\"id\"}`; it runs right after createHolder with the same client and concurrency. No GraphQL, no chi, no middleware (access log, metrics, request id, timeout): what one HTTP lookup, or one holder's creation, through our storage costs on this machine.\n")
@@ -479,7 +481,7 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "\n## Every run\n\n| rep | run | req/s | p50 | p99 | SQL/req | failed/total |\n|---|---|---|---|---|---|---|\n")
 	for i, x := range r.m.reps {
 		fmt.Fprintf(&b, "| %d | %s | %.0f | — | — | — | %d/%d |\n", i+1, runSelectRef, x.selectRef.tps, x.selectRef.failed, x.selectRef.processed)
-		for _, name := range []string{runHot, runPlain, runPage, runByDoc, runSingle, runPlainSingle, runOpen, runPlainOpen} {
+		for _, name := range []string{runHot, runPlain, runPage, runByDoc, runSingle, runPlainSingle, runOpen, runPlainOpen, runPlainOpenHalf} {
 			if res, ok := x.api[name]; ok {
 				fmt.Fprintf(&b, "| %d | %s | %.0f | %s | %s | %.2f | %d/%d |\n", i+1, name, res.throughput(), fmtDur(res.percentile(0.5)), fmtDur(res.percentile(0.99)), res.stmtsPerRequest(), res.failures, res.requests)
 			}
