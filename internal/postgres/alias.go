@@ -563,10 +563,7 @@ func (s *AliasAccountService) RestoreAliasAccount(ctx context.Context, id uuid.U
 		}
 		var holderID uuid.UUID
 		if err := sqlx.GetContext(ctx, tx, &holderID, shareHolderSQL, cur.OrganizationID, cur.HolderID); err != nil {
-			if err == sql.ErrNoRows {
-				return nil, crm.Errorf(crm.ENOTFOUND, "The alias account's holder is deleted: restore the holder first.")
-			}
-			return nil, formatError(err)
+			return nil, notFoundAs(err, "The alias account's holder is deleted: restore the holder first.")
 		}
 		n := *cur
 		n.DeletedAt = nil
