@@ -253,11 +253,13 @@ func cpuRuns(m *measurement) []cpuRow {
 	api := func(name string) run {
 		return run{name, "req", func(x rep) (cpuUse, bool) { r, ok := x.api[name]; return r.cpu, ok }}
 	}
-	runs := []run{
-		{runSelectRef, "tx", func(x rep) (cpuUse, bool) { return x.selectRef.cpu, true }},
-		api(runHot), api(runPlain), api(runPage), api(runByDoc), api(runSingle), api(runPlainSingle), api(runOpen), api(runPlainOpen), api(runPlainOpenHalf),
-		{runWriteRef, "tx", func(x rep) (cpuUse, bool) { return x.writeRef.cpu, true }},
-		api(runCreate), api(runPlainCreate),
+	runs := []run{{runSelectRef, "tx", func(x rep) (cpuUse, bool) { return x.selectRef.cpu, true }}}
+	for _, name := range readRuns {
+		runs = append(runs, api(name))
+	}
+	runs = append(runs, run{runWriteRef, "tx", func(x rep) (cpuUse, bool) { return x.writeRef.cpu, true }})
+	for _, name := range writeRuns {
+		runs = append(runs, api(name))
 	}
 	var rows []cpuRow
 	for _, r := range runs {

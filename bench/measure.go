@@ -25,6 +25,13 @@ const (
 	runPlainCreate   = "plain handler + storage, createHolder"
 )
 
+// The API runs in the order they run, after pgbench -S (readRuns) and after pgbench -N
+// (writeRuns): the order of the per-run tables in the results.
+var (
+	readRuns  = []string{runHot, runPlain, runPage, runByDoc, runSingle, runPlainSingle, runOpen, runPlainOpen, runPlainOpenHalf}
+	writeRuns = []string{runCreate, runPlainCreate}
+)
+
 // rep is one repetition of the whole sequence.
 type rep struct {
 	selectRef, writeRef pgbenchResult

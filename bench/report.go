@@ -481,17 +481,16 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "\n## Every run\n\n| rep | run | req/s | p50 | p99 | SQL/req | failed/total |\n|---|---|---|---|---|---|---|\n")
 	for i, x := range r.m.reps {
 		fmt.Fprintf(&b, "| %d | %s | %.0f | — | — | — | %d/%d |\n", i+1, runSelectRef, x.selectRef.tps, x.selectRef.failed, x.selectRef.processed)
-		for _, name := range []string{runHot, runPlain, runPage, runByDoc, runSingle, runPlainSingle, runOpen, runPlainOpen, runPlainOpenHalf} {
-			if res, ok := x.api[name]; ok {
-				fmt.Fprintf(&b, "| %d | %s | %.0f | %s | %s | %.2f | %d/%d |\n", i+1, name, res.throughput(), fmtDur(res.percentile(0.5)), fmtDur(res.percentile(0.99)), res.stmtsPerRequest(), res.failures, res.requests)
+		apiRuns := func(names []string) {
+			for _, name := range names {
+				if res, ok := x.api[name]; ok {
+					fmt.Fprintf(&b, "| %d | %s | %.0f | %s | %s | %.2f | %d/%d |\n", i+1, name, res.throughput(), fmtDur(res.percentile(0.5)), fmtDur(res.percentile(0.99)), res.stmtsPerRequest(), res.failures, res.requests)
+				}
 			}
 		}
+		apiRuns(readRuns)
 		fmt.Fprintf(&b, "| %d | %s | %.0f | — | — | — | %d/%d |\n", i+1, runWriteRef, x.writeRef.tps, x.writeRef.failed, x.writeRef.processed)
-		for _, name := range []string{runCreate, runPlainCreate} {
-			if res, ok := x.api[name]; ok {
-				fmt.Fprintf(&b, "| %d | %s | %.0f | %s | %s | %.2f | %d/%d |\n", i+1, name, res.throughput(), fmtDur(res.percentile(0.5)), fmtDur(res.percentile(0.99)), res.stmtsPerRequest(), res.failures, res.requests)
-			}
-		}
+		apiRuns(writeRuns)
 	}
 	for _, x := range r.rows {
 		if x.failures > 0 && x.firstErr != "" {
