@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 	"github.com/graph-gophers/dataloader/v7"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/lerianstudio/crm-registry/internal/crm"
 )
@@ -163,6 +164,20 @@ func loadersMiddleware(holders crm.HolderService, aliases crm.AliasAccountServic
 		ctx := context.WithValue(r.Context(), loadersKey{}, NewLoaders(holders, aliases))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// freshLoadersPerMutationField gives each root field of a mutation loaders of its own.
+// A mutation's root fields run one after another, and each may change what an earlier one
+// read: with the request's loaders shared, a later field's payload would be answered from
+// that cache, as the records were before (a holder's old name and version, an alias account
+// deleted since still listed). Queries keep one set of loaders for the whole request.
+func freshLoadersPerMutationField(holders crm.HolderService, aliases crm.AliasAccountService) graphql.RootFieldMiddleware {
+	return func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Mutation {
+			ctx = context.WithValue(ctx, loadersKey{}, NewLoaders(holders, aliases))
+		}
+		return next(ctx)
+	}
 }
 
 // loadersFrom returns the request's loaders.

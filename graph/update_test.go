@@ -531,3 +531,62 @@ func testUpdateAliasAccount(t *testing.T, s *testServer) {
 		}
 	})
 }
+
+// TestMutationFieldsSeeEarlierFields: a mutation's root fields run one after another, and
+// each payload shows the records as the fields before it left them, even where an earlier
+// field's payload read the same records (through the request's loaders).
+func TestMutationFieldsSeeEarlierFields(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t)
+	org := newOrg()
+	h := createHolder(t, s, org, naturalPersonInput("Old Name", "321.654.987-00"))
+	a := createAlias(t, s, org, minimalAliasInput(h.ID, newOrg(), newOrg()))
+	newAccount := newOrg()
+
+	type holderView struct {
+		Name          string
+		Version       int
+		AliasAccounts []struct{ ID string }
+	}
+	var out struct {
+		One struct{ AliasAccount struct{ Holder holderView } }
+		Del struct{ AliasAccount struct{ Holder holderView } }
+		Ren struct{ Holder holderView }
+		Two struct {
+			AliasAccount struct {
+				ID     string
+				Holder holderView
+			}
+		}
+	}
+	s.mustPost(t, org, `mutation($h: ID!, $a: ID!, $l: ID!, $acc: ID!) {
+		one: updateAliasAccount(input: {id: $a, metadata: {k: "1"}}) { aliasAccount { holder { name version aliasAccounts { id } } } }
+		del: softDeleteAliasAccount(input: {id: $a}) { aliasAccount { holder { name version aliasAccounts { id } } } }
+		ren: updateHolder(input: {id: $h, name: "New Name"}) { holder { name version aliasAccounts { id } } }
+		two: createAliasAccount(input: {holderId: $h, ledgerId: $l, accountId: $acc}) { aliasAccount { id holder { name version aliasAccounts { id } } } }
+	}`, map[string]any{"h": h.ID, "a": a.ID, "l": newOrg(), "acc": newAccount}, &out)
+
+	ids := func(v holderView) []string {
+		var out []string
+		for _, a := range v.AliasAccounts {
+			out = append(out, a.ID)
+		}
+		return out
+	}
+	if got := ids(out.One.AliasAccount.Holder); !reflect.DeepEqual(got, []string{a.ID}) {
+		t.Errorf("one: holder's alias accounts = %v, want [%s]", got, a.ID)
+	}
+	if got := ids(out.Del.AliasAccount.Holder); len(got) != 0 {
+		t.Errorf("del: holder's alias accounts after the soft delete = %v, want none", got)
+	}
+	if r := out.Ren.Holder; r.Name != "New Name" || r.Version != 2 {
+		t.Errorf("ren: holder = %q version %d, want \"New Name\" version 2", r.Name, r.Version)
+	}
+	two := out.Two.AliasAccount
+	if two.Holder.Name != "New Name" || two.Holder.Version != 2 {
+		t.Errorf("two: holder = %q version %d, want \"New Name\" version 2 (ren's change)", two.Holder.Name, two.Holder.Version)
+	}
+	if got := ids(two.Holder); !reflect.DeepEqual(got, []string{two.ID}) {
+		t.Errorf("two: holder's alias accounts = %v, want only the new one [%s]", got, two.ID)
+	}
+}
