@@ -31,6 +31,7 @@ func TestConcurrency(t *testing.T) {
 		{"AliasAccountCreates", testConcurrentAliasAccountCreates},
 		{"RelatedPartyAdds", testConcurrentRelatedPartyAdds},
 		{"DeleteHolderAndCreateAlias", testConcurrentDeleteHolderAndCreateAlias},
+		{"HardDeleteHolderAndRestoreAlias", testConcurrentHardDeleteHolderAndRestoreAlias},
 	})
 }
 
@@ -254,6 +255,54 @@ func testConcurrentDeleteHolderAndCreateAlias(t *testing.T, s *testServer) {
 			seen[pair]++
 		default:
 			t.Fatalf("round %d: softDeleteHolder %s, createAliasAccount %s", round, deleteCode, createCode)
+		}
+		var orphans int
+		if err := s.db.Get(&orphans, `SELECT count(*) FROM alias_accounts a JOIN holders h ON h.id = a.holder_id
+			WHERE a.deleted_at IS NULL AND h.deleted_at IS NOT NULL`); err != nil {
+			t.Fatal(err)
+		}
+		if orphans != 0 {
+			t.Fatalf("round %d: %d active alias accounts under a deleted holder", round, orphans)
+		}
+	}
+	t.Logf("outcomes: %v", seen)
+}
+
+// testConcurrentHardDeleteHolderAndRestoreAlias: a holder's hard delete racing the restore
+// of its soft-deleted alias account. The two lock the holder and the account; taken in
+// opposite orders they deadlocked, and PostgreSQL answered one of them with an error
+// (INTERNAL_SERVER_ERROR). Now either the restore wins (the delete is
+// HOLDER_HAS_ALIAS_ACCOUNTS: the account is active again) or the delete wins (the restore
+// is NOT_FOUND), and no active alias account is left under a deleted holder.
+func testConcurrentHardDeleteHolderAndRestoreAlias(t *testing.T, s *testServer) {
+	org := newOrg()
+	const rounds = 60
+	seen := map[string]int{}
+	for round := range rounds {
+		h := createHolder(t, s, org, map[string]any{"type": "NATURAL_PERSON", "name": "Racer", "document": fmt.Sprintf("RESTORE-%d", round)})
+		a := createAlias(t, s, org, minimalAliasInput(h.ID, uuidString(), uuidString()))
+		softDeleteAlias(t, s, org, a.ID)
+		var deleteCode, restoreCode string
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			deleteCode = outcome(s.post(t, org, hardDeleteHolderMutation, map[string]any{"input": map[string]any{"id": h.ID}}, nil))
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			restoreCode = outcome(s.post(t, org, restoreAliasMutation, idInput(a.ID), nil))
+		}()
+		close(start)
+		wg.Wait()
+		switch pair := deleteCode + "/" + restoreCode; pair {
+		case "OK/" + crm.ENOTFOUND, crm.EHASALIASES + "/OK":
+			seen[pair]++
+		default:
+			t.Fatalf("round %d: hardDeleteHolder %s, restoreAliasAccount %s", round, deleteCode, restoreCode)
 		}
 		var orphans int
 		if err := s.db.Get(&orphans, `SELECT count(*) FROM alias_accounts a JOIN holders h ON h.id = a.holder_id

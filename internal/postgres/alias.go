@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -468,6 +469,15 @@ WHERE organization_id = :organization_id AND id = :id`
 // updates, deletes, restores and related parties.
 func (s *AliasAccountService) change(ctx context.Context, id uuid.UUID, includeDeleted bool,
 	fn func(tx *sqlx.Tx, cur *crm.AliasAccount) (*crm.AliasAccount, error)) (*crm.AliasAccount, error) {
+	return s.changeAfter(ctx, id, includeDeleted, nil, fn)
+}
+
+// changeAfter is change with a first step, run in the transaction before the alias
+// account is locked: where a change locks the holder too, it must lock it first, in the
+// order DeleteHolder takes the two (holder, then its alias accounts), or the two deadlock.
+func (s *AliasAccountService) changeAfter(ctx context.Context, id uuid.UUID, includeDeleted bool,
+	first func(tx *sqlx.Tx, org uuid.UUID) error,
+	fn func(tx *sqlx.Tx, cur *crm.AliasAccount) (*crm.AliasAccount, error)) (*crm.AliasAccount, error) {
 	org, err := crm.OrganizationFromContext(ctx)
 	if err != nil {
 		return nil, err
@@ -477,6 +487,11 @@ func (s *AliasAccountService) change(ctx context.Context, id uuid.UUID, includeD
 		return nil, err
 	}
 	defer tx.Rollback()
+	if first != nil {
+		if err := first(tx, org); err != nil {
+			return nil, err
+		}
+	}
 	var r aliasRow
 	if err := tx.QueryRowContext(ctx, lockAliasSQL, org, id, includeDeleted).Scan(r.readDest()...); err != nil {
 		return nil, aliasNotFound(err)
@@ -555,15 +570,35 @@ func (s *AliasAccountService) DeleteAliasAccount(ctx context.Context, id uuid.UU
 	})
 }
 
-// RestoreAliasAccount implements crm.AliasAccountService.
+// holderOfAliasSQL reads an alias account's holder id (fixed at creation) without locking
+// the account, so that the holder can be locked first (RestoreAliasAccount).
+const holderOfAliasSQL = `SELECT holder_id FROM alias_accounts WHERE organization_id = $1 AND id = $2`
+
+// RestoreAliasAccount implements crm.AliasAccountService. The holder must be active: it is
+// locked FOR SHARE before the account, so a concurrent delete of the holder either waits
+// for the restore or makes it fail with NOT_FOUND, and the two cannot deadlock.
 func (s *AliasAccountService) RestoreAliasAccount(ctx context.Context, id uuid.UUID) (*crm.AliasAccount, error) {
-	return s.change(ctx, id, true, func(tx *sqlx.Tx, cur *crm.AliasAccount) (*crm.AliasAccount, error) {
+	var holderID uuid.UUID
+	holderActive := false
+	lockHolder := func(tx *sqlx.Tx, org uuid.UUID) error {
+		if err := sqlx.GetContext(ctx, tx, &holderID, holderOfAliasSQL, org, id); err != nil {
+			return aliasNotFound(err)
+		}
+		var locked uuid.UUID
+		switch err := sqlx.GetContext(ctx, tx, &locked, shareHolderSQL, org, holderID); {
+		case err == nil:
+			holderActive = true
+		case !errors.Is(err, sql.ErrNoRows):
+			return formatError(err)
+		}
+		return nil
+	}
+	return s.changeAfter(ctx, id, true, lockHolder, func(_ *sqlx.Tx, cur *crm.AliasAccount) (*crm.AliasAccount, error) {
 		if cur.DeletedAt == nil {
 			return cur, nil
 		}
-		var holderID uuid.UUID
-		if err := sqlx.GetContext(ctx, tx, &holderID, shareHolderSQL, cur.OrganizationID, cur.HolderID); err != nil {
-			return nil, notFoundAs(err, "The alias account's holder is deleted: restore the holder first.")
+		if !holderActive {
+			return nil, crm.Errorf(crm.ENOTFOUND, "The alias account's holder is deleted: restore the holder first.")
 		}
 		n := *cur
 		n.DeletedAt = nil
