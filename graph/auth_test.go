@@ -274,3 +274,81 @@ func TestAuthCallBudget(t *testing.T) {
 		t.Fatalf("%d authorize calls on a cached repeat, want 0", n)
 	}
 }
+
+// TestAuthNestedFieldsOfMutations: a mutation whose payload selects a field guarded by
+// another permission (a holder's aliasAccounts, an alias account's holder) is refused
+// before it writes when that permission is missing, and answered as a refusal of the
+// mutation field itself: null, one error at its path. Without the nested field, the same
+// caller's mutation goes through.
+func TestAuthNestedFieldsOfMutations(t *testing.T) {
+	t.Parallel()
+	am := authtest.NewServer(t,
+		authtest.Rule(userSubject(), "holders", "get"),
+		authtest.Rule(userSubject(), "holders", "post"),
+		authtest.Rule(userSubject(), "aliases", "post"),
+	)
+	s := newAuthServer(t, am, auth.ClientOptions{})
+	org := newOrg()
+	token := authtest.UserToken(userOwner, userSub)
+
+	t.Run("createHolder selecting aliasAccounts without aliases/get", func(t *testing.T) {
+		var out struct {
+			CreateHolder *struct{ Holder struct{ ID string } }
+		}
+		errs := s.postAs(t, org, token, `mutation($in: CreateHolderInput!) { createHolder(input: $in) { holder { id aliasAccounts { id } } } }`,
+			map[string]any{"in": naturalPersonInput("Ana Souza", "123.456.789-09")}, &out)
+		e := wantCode(t, errs, crm.EFORBIDDEN)
+		if fmt.Sprint(e.Path) != "[createHolder]" || out.CreateHolder != nil {
+			t.Fatalf("error path %v, createHolder %+v; want [createHolder] and null", e.Path, out.CreateHolder)
+		}
+		if n := s.count(t, "holders"); n != 0 {
+			t.Fatalf("%d holders written by a refused mutation", n)
+		}
+	})
+
+	var holderID string
+	t.Run("the same mutation without the nested field goes through", func(t *testing.T) {
+		var out struct {
+			CreateHolder struct{ Holder struct{ ID string } }
+		}
+		if errs := s.postAs(t, org, token, `mutation($in: CreateHolderInput!) { createHolder(input: $in) { holder { id } } }`,
+			map[string]any{"in": naturalPersonInput("Ana Souza", "123.456.789-09")}, &out); len(errs) > 0 {
+			t.Fatalf("errors: %+v", errs)
+		}
+		holderID = out.CreateHolder.Holder.ID
+	})
+
+	t.Run("a fragment on the payload is checked too, and only its mutation field is refused", func(t *testing.T) {
+		var out struct {
+			A *struct{ Holder struct{ ID string } }
+			B *struct{ AliasAccount struct{ ID string } }
+		}
+		errs := s.postAs(t, org, token, `mutation($in: CreateHolderInput!, $alias: CreateAliasAccountInput!) {
+			a: createHolder(input: $in) { holder { id } }
+			b: createAliasAccount(input: $alias) { ...withHolder }
+		}
+		fragment withHolder on CreateAliasAccountPayload { aliasAccount { id holder { id aliasAccounts { id } } } }`,
+			map[string]any{"in": naturalPersonInput("Bruno Lima", "222.333.444-55"), "alias": minimalAliasInput(holderID, uuidString(), uuidString())}, &out)
+		e := wantCode(t, errs, crm.EFORBIDDEN)
+		if fmt.Sprint(e.Path) != "[b]" || out.B != nil || out.A == nil || out.A.Holder.ID == "" {
+			t.Fatalf("error path %v, a %+v, b %+v; want a created, b null with the error at [b]", e.Path, out.A, out.B)
+		}
+		if n := s.count(t, "alias_accounts"); n != 0 {
+			t.Fatalf("%d alias accounts written by a refused mutation", n)
+		}
+		if n := s.count(t, "holders"); n != 2 {
+			t.Fatalf("%d holders, want 2 (the allowed field's holder written)", n)
+		}
+	})
+
+	t.Run("a skipped nested field is not asked for", func(t *testing.T) {
+		var out struct {
+			CreateAliasAccount *struct{ AliasAccount struct{ ID string } }
+		}
+		if errs := s.postAs(t, org, token, `mutation($alias: CreateAliasAccountInput!, $no: Boolean!) {
+			createAliasAccount(input: $alias) { aliasAccount { id holder @include(if: $no) { id aliasAccounts { id } } } }
+		}`, map[string]any{"alias": minimalAliasInput(holderID, uuidString(), uuidString()), "no": false}, &out); len(errs) > 0 || out.CreateAliasAccount == nil {
+			t.Fatalf("errors: %+v, out %+v", errs, out.CreateAliasAccount)
+		}
+	})
+}

@@ -116,6 +116,9 @@ func NewHandler(r *Resolver, opts HandlerOptions) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(opts.ComplexityLimit))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.AroundOperations(readScope)
+	if _, off := authz.(auth.Disabled); !off {
+		srv.AroundRootFields(authorizeMutationFields(authz))
+	}
 	srv.AroundRootFields(freshLoadersPerMutationField(res.HolderService, res.AliasAccountService))
 	if opts.Tracing {
 		srv.AroundRootFields(traceRootField)
