@@ -300,13 +300,14 @@ type aliasWithHolderRow struct {
 }
 
 // The hot path: one statement, one index probe on the partial unique index, the holder
-// joined in by primary key.
+// joined in by primary key, and in the same organization: every statement is scoped to
+// the caller's organization, the joined table too.
 // Its variants are indexed [alias account parts][holder parts].
 var findAliasByLedgerAccountSQL = func() (q [crm.AllParts + 1]scopedSQL) {
 	for ap := range q {
 		q[ap] = newScopedSQL(func(hp crm.Parts) string {
 			return `SELECT ` + aliasSelect("a.", crm.Parts(ap)) + `, ` + holderSelect("h.", hp) + `
-FROM alias_accounts a JOIN holders h ON h.id = a.holder_id
+FROM alias_accounts a JOIN holders h ON h.id = a.holder_id AND h.organization_id = a.organization_id
 WHERE a.organization_id = $1 AND a.account_id = $2 AND a.deleted_at IS NULL`
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
@@ -25,11 +26,12 @@ import (
 // assigned a UUIDv7 (so is a related party's); a set ID is kept, which lets a caller
 // link alias accounts to holders of the same call. The records are updated in place.
 //
-// The database's unique indexes and foreign keys still hold: a document or ledger
-// account already taken fails the whole call with EDOCUMENTEXISTS / EACCOUNTLINKED, an
-// alias account whose holder exists neither in the call nor in the database fails it
-// too, and nothing is stored then. Unlike CreateAliasAccount it does not lock the
-// holders: do not run it against concurrent deletes of the same holders.
+// An alias account's holder must be one of the call's holders or an active holder of the
+// same organization, as for CreateAliasAccount: otherwise the call fails with ENOTFOUND
+// naming the account (holderId). Holders already stored are locked FOR SHARE until the
+// end, so a concurrent delete of one waits. The database's unique indexes still hold: a
+// document or ledger account already taken fails the whole call with EDOCUMENTEXISTS /
+// EACCOUNTLINKED. Nothing is stored when the call fails.
 func BulkLoad(ctx context.Context, db *sqlx.DB, enc fieldcrypt.Encrypter, holders []*crm.Holder, aliases []*crm.AliasAccount) error {
 	org, err := crm.OrganizationFromContext(ctx)
 	if err != nil {
@@ -54,6 +56,11 @@ func BulkLoad(ctx context.Context, db *sqlx.DB, enc fieldcrypt.Encrypter, holder
 		*h = *n
 	}
 
+	inCall := make(map[uuid.UUID]bool, len(holders))
+	for _, h := range holders {
+		inCall[h.ID] = true
+	}
+	stored := map[uuid.UUID][]int{} // holders the alias accounts name outside the call, by alias index
 	aliasRows := make([][]any, 0, len(aliases))
 	for i, a := range aliases {
 		n, err := newAliasAccount(a, org, t, true)
@@ -69,6 +76,9 @@ func BulkLoad(ctx context.Context, db *sqlx.DB, enc fieldcrypt.Encrypter, holder
 			r.ParticipantDocumentHash, r.RelatedPartyHashes, r.RelatedPartyRoles, r.Metadata, r.Version, r.CreatedAt,
 			r.UpdatedAt, r.DeletedAt})
 		*a = *n
+		if !inCall[n.HolderID] {
+			stored[n.HolderID] = append(stored[n.HolderID], i)
+		}
 	}
 
 	tx, err := db.BeginTxx(ctx, nil)
@@ -76,6 +86,9 @@ func BulkLoad(ctx context.Context, db *sqlx.DB, enc fieldcrypt.Encrypter, holder
 		return err
 	}
 	defer tx.Rollback()
+	if err := shareStoredHolders(ctx, tx, org, stored); err != nil {
+		return err
+	}
 	if err := copyRows(ctx, tx, "holders", holderColumns, holderRows); err != nil {
 		return err
 	}
@@ -83,6 +96,40 @@ func BulkLoad(ctx context.Context, db *sqlx.DB, enc fieldcrypt.Encrypter, holder
 		return err
 	}
 	return formatError(tx.Commit())
+}
+
+// shareStoredHoldersSQL locks the active holders of the organization among $2 FOR SHARE.
+const shareStoredHoldersSQL = `SELECT id FROM holders WHERE organization_id = $1 AND id = ANY($2) AND deleted_at IS NULL FOR SHARE`
+
+// shareStoredHolders locks the holders of byID (the alias accounts' holders that are not
+// in the call, with the indexes of the accounts naming each) FOR SHARE, and fails with
+// ENOTFOUND for the first account whose holder is not an active holder of org.
+func shareStoredHolders(ctx context.Context, tx *sqlx.Tx, org uuid.UUID, byID map[uuid.UUID][]int) error {
+	if len(byID) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	var found []uuid.UUID
+	if err := sqlx.SelectContext(ctx, tx, &found, shareStoredHoldersSQL, org, pq.Array(ids)); err != nil {
+		return formatError(err)
+	}
+	for _, id := range found {
+		delete(byID, id)
+	}
+	first := -1
+	for _, idx := range byID {
+		if first < 0 || idx[0] < first {
+			first = idx[0]
+		}
+	}
+	if first >= 0 {
+		return bulkError("aliasAccounts", first, &crm.Error{Code: crm.ENOTFOUND, Message: "Holder not found.",
+			Fields: map[string]string{"holderId": "names no active holder"}})
+	}
+	return nil
 }
 
 // copyRows copies rows (values in the order of columns, a comma-separated list) into

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -157,6 +158,21 @@ func TestBulkLoad_AllOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Holders an alias account may not name: another organization's, and a soft-deleted one.
+	otherCtx, _ := orgContext()
+	foreign := simpleHolder("FOREIGN-1")
+	if err := postgres.BulkLoad(otherCtx, db, enc, []*crm.Holder{foreign}, nil); err != nil {
+		t.Fatal(err)
+	}
+	deleted := simpleHolder("DELETED-1")
+	if err := postgres.BulkLoad(ctx, db, enc, []*crm.Holder{deleted}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.NewHolderService(db, enc).DeleteHolder(ctx, deleted.ID, false, false); err != nil {
+		t.Fatal(err)
+	}
+	const stored = 2 // existing and deleted
+
 	fresh := func() *crm.Holder { return simpleHolder("FRESH-" + uuid.NewString()) }
 	invalid := fresh()
 	invalid.Name = ""
@@ -175,17 +191,27 @@ func TestBulkLoad_AllOrNothing(t *testing.T) {
 		{"document taken", []*crm.Holder{fresh(), simpleHolder("existing.1")}, nil, crm.EDOCUMENTEXISTS, nil},
 		{"same document twice", []*crm.Holder{simpleHolder("TWICE-1"), simpleHolder("twice1")}, nil, crm.EDOCUMENTEXISTS, nil},
 		{"ledger account taken", []*crm.Holder{fresh()}, []*crm.AliasAccount{takenAlias}, crm.EACCOUNTLINKED, nil},
-		{"unknown holder", []*crm.Holder{fresh()}, []*crm.AliasAccount{bulkAlias(uuid.Must(uuid.NewV7()), "X3", "X")}, crm.EINTERNAL, nil},
+		{"unknown holder", []*crm.Holder{fresh()}, []*crm.AliasAccount{bulkAlias(existing.ID, "X3", "X"), bulkAlias(uuid.Must(uuid.NewV7()), "X3", "X")},
+			crm.ENOTFOUND, []string{"aliasAccounts[1].holderId"}},
+		{"another organization's holder", nil, []*crm.AliasAccount{bulkAlias(foreign.ID, "X4", "X")}, crm.ENOTFOUND, []string{"aliasAccounts[0].holderId"}},
+		{"a soft-deleted holder", nil, []*crm.AliasAccount{bulkAlias(deleted.ID, "X5", "X")}, crm.ENOTFOUND, []string{"aliasAccounts[0].holderId"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := postgres.BulkLoad(ctx, db, enc, tc.holders, tc.aliases)
-			if tc.fields != nil {
+			switch {
+			case tc.code == crm.EINVALID:
 				assertInvalid(t, err, tc.fields...)
-			} else {
+			case tc.fields != nil:
+				assertCode(t, err, tc.code)
+				var e *crm.Error
+				if !errors.As(err, &e) || len(e.Fields) != 1 || e.Fields[tc.fields[0]] == "" {
+					t.Fatalf("error %v does not name exactly %s", err, tc.fields[0])
+				}
+			default:
 				assertCode(t, err, tc.code)
 			}
-			if n := countOrgHolders(t, db, org); n != 1 {
-				t.Fatalf("%d holders stored, want only the existing one", n)
+			if n := countOrgHolders(t, db, org); n != stored {
+				t.Fatalf("%d holders stored, want only the %d stored before", n, stored)
 			}
 			var aliasCount int
 			if err := db.Get(&aliasCount, `SELECT count(*) FROM alias_accounts`); err != nil {
@@ -206,4 +232,36 @@ func TestBulkLoad_AllOrNothing(t *testing.T) {
 func existingID(h *crm.Holder) uuid.UUID {
 	h.ID = uuid.Must(uuid.NewV7())
 	return h.ID
+}
+
+// TestFindAliasAccountByLedgerAccount_HolderOfAnotherOrganization: the hot path joins the
+// holder within the caller's organization. Were an alias account ever linked to another
+// organization's holder (no API allows it; the foreign key names the holder's id alone),
+// the lookup finds nothing rather than that holder's personal data.
+func TestFindAliasAccountByLedgerAccount_HolderOfAnotherOrganization(t *testing.T) {
+	t.Parallel()
+	db := pgtest.MustOpenDB(t)
+	enc := pgtest.Encrypter(t)
+	ctxA, _ := orgContext()
+	ctxB, _ := orgContext()
+	holderA, holderB := simpleHolder("TENANT-A"), simpleHolder("TENANT-B")
+	if err := postgres.BulkLoad(ctxA, db, enc, []*crm.Holder{holderA}, nil); err != nil {
+		t.Fatal(err)
+	}
+	alias := bulkAlias(existingID(holderB), "X", "X")
+	if err := postgres.BulkLoad(ctxB, db, enc, []*crm.Holder{holderB}, []*crm.AliasAccount{alias}); err != nil {
+		t.Fatal(err)
+	}
+	aliases := postgres.NewAliasAccountService(db, enc)
+	if got, err := aliases.FindAliasAccountByLedgerAccount(ctxB, alias.AccountID); err != nil || got.Holder == nil || got.Holder.ID != holderB.ID {
+		t.Fatalf("before: %+v, %v; want the alias account with its own holder", got, err)
+	}
+	if _, err := db.Exec(`UPDATE alias_accounts SET holder_id = $1 WHERE id = $2`, holderA.ID, alias.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := aliases.FindAliasAccountByLedgerAccount(ctxB, alias.AccountID)
+	assertCode(t, err, crm.ENOTFOUND)
+	if got != nil {
+		t.Fatalf("found %+v through another organization's holder", got)
+	}
 }
