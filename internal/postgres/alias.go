@@ -239,7 +239,7 @@ func (s *AliasAccountService) CreateAliasAccount(ctx context.Context, a *crm.Ali
 	if _, err := sqlx.NamedExecContext(ctx, tx, insertAliasSQL, row); err != nil {
 		return formatError(err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := tx.Commit(); err != nil && !landed(ctx, s.db, "alias_accounts", org, n.ID, formatError(err)) {
 		return formatError(err)
 	}
 	*a = *n

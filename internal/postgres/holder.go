@@ -175,11 +175,27 @@ func (s *HolderService) CreateHolder(ctx context.Context, h *crm.Holder) error {
 	if err != nil {
 		return err
 	}
-	if err := s.stmts.exec(ctx, insertHolderSQL, row.insertArgs()...); err != nil {
+	if err := s.stmts.exec(ctx, insertHolderSQL, row.insertArgs()...); err != nil && !landed(ctx, s.db, "holders", org, n.ID, err) {
 		return err
 	}
 	*h = *n
 	return nil
+}
+
+// landed reports whether a new record's insert that failed with err (an error without a
+// business code) stored the record after all. When the connection breaks after the
+// server has committed but before its answer arrives, pgx reports the broken connection,
+// and lib/pq reports a bad connection, on which database/sql runs the statement again on
+// another connection, where it collides with the first on the primary key. The record's
+// id is the caller's own new UUIDv7, so a row with it in the organization can only be
+// that insert's: then the write is acknowledged, not answered INTERNAL_SERVER_ERROR
+// (which a client would retry into DOCUMENT_ALREADY_EXISTS).
+func landed(ctx context.Context, db *sqlx.DB, table string, org, id uuid.UUID, err error) bool {
+	if crm.ErrorCode(err) != crm.EINTERNAL {
+		return false
+	}
+	var one int
+	return db.GetContext(ctx, &one, `SELECT 1 FROM `+table+` WHERE organization_id = $1 AND id = $2`, org, id) == nil
 }
 
 // newHolder validates h and returns the record to store: a copy with the organization,
