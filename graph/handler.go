@@ -105,6 +105,12 @@ func NewHandler(r *Resolver, opts HandlerOptions) http.Handler {
 		return pageCost(child, first)
 	}
 	cfg.Complexity.Holder.AliasAccounts = func(child int) int { return aliasListWeight * (child + 1) }
+	// _entities resolves one entity per representation with the selection below it: it
+	// weighs as a list of that many, or a gateway-shaped request could fetch what the
+	// same selection under holders(first: 100) is refused for.
+	cfg.Complexity.Query.__resolve_entities = func(child int, reps []map[string]any) int {
+		return max(len(reps), 1) * (child + 1)
+	}
 
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.GET{})
