@@ -12,6 +12,15 @@ import (
 // Federation entity resolution. _entities carries no @auth of its own (gqlgen generates
 // it), so each entity type is authorised here exactly like the queries that return it.
 
+// entityLookupError is a failure of the storage an entity resolver called. The error
+// presenter logs its text, as it does for any resolver; the other errors of _entities
+// come from gqlgen's generated federation code, which quotes what clients sent, and are
+// logged without it (see fromFederationCode).
+type entityLookupError struct{ err error }
+
+func (e entityLookupError) Error() string { return e.err.Error() }
+func (e entityLookupError) Unwrap() error { return e.err }
+
 // findHoldersInOrder resolves Holder representations with one statement, in request
 // order; absent or soft-deleted holders are null.
 func (r *Resolver) findHoldersInOrder(ctx context.Context, reps []*model.HolderByIDsInput) ([]*crm.Holder, error) {
@@ -24,7 +33,7 @@ func (r *Resolver) findHoldersInOrder(ctx context.Context, reps []*model.HolderB
 	}
 	hs, err := r.HolderService.FindHoldersByIDs(ctx, ids)
 	if err != nil {
-		return nil, err
+		return nil, entityLookupError{err}
 	}
 	return inOrder(ids, hs, func(h *crm.Holder) uuid.UUID { return h.ID }), nil
 }
@@ -41,7 +50,7 @@ func (r *Resolver) findAliasAccountsInOrder(ctx context.Context, reps []*model.A
 	}
 	as, err := r.AliasAccountService.FindAliasAccountsByIDs(ctx, ids)
 	if err != nil {
-		return nil, err
+		return nil, entityLookupError{err}
 	}
 	return inOrder(ids, as, func(a *crm.AliasAccount) uuid.UUID { return a.ID }), nil
 }

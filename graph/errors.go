@@ -58,11 +58,30 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			return gqlErr
 		}
 		reqID := middleware.GetReqID(ctx)
-		logger.ErrorContext(ctx, "graphql: internal error", "path", gqlErr.Path.String(), "err", err) // request_id comes from ctx
+		var logged any = err
+		if fromFederationCode(ctx, err) {
+			// gqlgen's generated entity resolution quotes the representations a client
+			// sent ("unknown type: <__typename>"). checkRepresentations refuses those up
+			// front; should one get past it, its text still stays out of the log.
+			logged = "entity resolution failed (message not logged: it may quote a representation)"
+		}
+		logger.ErrorContext(ctx, "graphql: internal error", "path", gqlErr.Path.String(), "err", logged) // request_id comes from ctx
 		gqlErr.Message = "Internal error."
 		gqlErr.Extensions = map[string]any{"code": crm.EINTERNAL, "requestId": reqID}
 		return gqlErr
 	}
+}
+
+// fromFederationCode reports whether err was raised by the _entities field itself (for
+// the field or one representation) other than as an entityLookupError: by the
+// federation code gqlgen generates (federation.go) or by its argument coercion.
+func fromFederationCode(ctx context.Context, err error) bool {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil || fc.Object != "Query" || fc.Field.Name != "_entities" {
+		return false
+	}
+	var lookup entityLookupError
+	return !errors.As(err, &lookup)
 }
 
 // presentGraphQLError handles errors made by gqlgen and gqlparser. A variable that does

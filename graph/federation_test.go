@@ -1,7 +1,10 @@
 package graph_test
 
 import (
+	"bytes"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -165,4 +168,79 @@ func TestEntitiesBadRepresentation(t *testing.T) {
 			wantCode(t, s.post(t, newOrg(), q, map[string]any{"r": []map[string]any{rep}}, nil), crm.EINVALID)
 		})
 	}
+}
+
+// TestEntitiesSingleRepresentation: a single representation where the list is expected,
+// which GraphQL's input coercion makes a list of one (written inline or sent in a
+// variable), is checked like a list: a bad one is BAD_USER_INPUT and nothing of it is
+// logged, a good one resolves.
+//
+// Regression (fixed bug): checkRepresentations (graph/limits.go) read the argument only
+// as a list, so a single object went unchecked to gqlgen's generated resolution, whose
+// "unknown type: <__typename>" the error presenter logged with the client's text and
+// answered INTERNAL_SERVER_ERROR.
+func TestEntitiesSingleRepresentation(t *testing.T) {
+	t.Parallel()
+	logs := &lockedBuffer{}
+	s := newTestServerWith(t, graph.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	const typename = "Zephyrine Quaglia 123.456.789-09"
+	const validID = "01890f4e-3b5c-7d2a-9f00-1a2b3c4d5e6f"
+	const byVariable = `query($r: [_Any!]!) { _entities(representations: $r) { __typename } }`
+	for _, c := range []struct {
+		name  string
+		query string
+		vars  map[string]any
+	}{
+		{"inline", `{ _entities(representations: {__typename: "` + typename + `", id: "x"}) { __typename } }`, nil},
+		{"inline, UUID id", `{ _entities(representations: {__typename: "` + typename + `", id: "` + validID + `"}) { __typename } }`, nil},
+		{"inline, not an object", `{ _entities(representations: "` + typename + `") { __typename } }`, nil},
+		{"variable", byVariable, map[string]any{"r": map[string]any{"__typename": typename, "id": "x"}}},
+		{"variable, UUID id", byVariable, map[string]any{"r": map[string]any{"__typename": typename, "id": validID}}},
+		{"variable, not an object", byVariable, map[string]any{"r": typename}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := wantCode(t, s.post(t, newOrg(), c.query, c.vars, nil), crm.EINVALID)
+			for _, part := range []string{"Zephyrine", "Quaglia", "123.456.789-09"} {
+				if strings.Contains(e.Message, part) {
+					t.Errorf("the answer repeats %q: %s", part, e.Message)
+				}
+			}
+		})
+	}
+	if got := logs.String(); got != "" {
+		t.Fatalf("refused representations were logged: %s", got)
+	}
+
+	org := newOrg()
+	h := createHolder(t, s, org, map[string]any{"type": "NATURAL_PERSON", "name": "Single Rep", "document": "SINGLEREP1"})
+	var got struct {
+		Entities []*struct{ ID string } `json:"_entities"`
+	}
+	s.mustPost(t, org, `query($r: [_Any!]!) { _entities(representations: $r) { ... on Holder { id } } }`,
+		map[string]any{"r": map[string]any{"__typename": "Holder", "id": h.ID}}, &got)
+	if len(got.Entities) != 1 || got.Entities[0] == nil || got.Entities[0].ID != h.ID {
+		t.Fatalf("a single valid representation in a variable: %+v", got.Entities)
+	}
+	s.mustPost(t, org, `{ _entities(representations: {__typename: "Holder", id: "`+h.ID+`"}) { ... on Holder { id } } }`, nil, &got)
+	if len(got.Entities) != 1 || got.Entities[0] == nil || got.Entities[0].ID != h.ID {
+		t.Fatalf("a single valid representation written inline: %+v", got.Entities)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer for a logger that concurrent resolvers may write to.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"reflect"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -125,8 +126,7 @@ func checkRepresentations(oc *graphql.OperationContext) *gqlerror.Error {
 		if f.Name != "_entities" {
 			continue
 		}
-		reps, _ := f.ArgumentMap(oc.Variables)["representations"].([]any)
-		for i, r := range reps {
+		for i, r := range asList(f.ArgumentMap(oc.Variables)["representations"]) {
 			rep, _ := r.(map[string]any)
 			typ, _ := rep["__typename"].(string)
 			id, _ := rep["id"].(string)
@@ -138,4 +138,26 @@ func checkRepresentations(oc *graphql.OperationContext) *gqlerror.Error {
 		}
 	}
 	return nil
+}
+
+// asList returns an argument's value as the list gqlgen will resolve: GraphQL input
+// coercion accepts a single value where a list is expected and makes it a list of one.
+// Written inline, the value arrives as it is; sent in a variable, gqlparser has already
+// wrapped it, in a slice of its own type ([]map[string]any for an object).
+func asList(v any) []any {
+	if v == nil {
+		return nil
+	}
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice {
+		return []any{v}
+	}
+	l := make([]any, rv.Len())
+	for i := range l {
+		l[i] = rv.Index(i).Interface()
+	}
+	return l
 }
