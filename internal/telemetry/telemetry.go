@@ -86,7 +86,7 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			next.ServeHTTP(ww, r)
 			attrs := []slog.Attr{
-				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("method", methodLabel(r.Method)), slog.String("path", r.URL.Path),
 				slog.Int("status", ww.Status()), slog.Duration("duration", time.Since(start)),
 			}
 			info.mu.Lock()
@@ -97,6 +97,20 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 			logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 		})
 	}
+}
+
+// methodLabel bounds a client-chosen HTTP method for metric labels, span names and the
+// access log: one of the standard methods (RFC 9110's and PATCH) as sent, else "OTHER".
+// Any token is a valid method (and methods are case-sensitive), so the raw text would
+// add a series per distinct method and put whatever a client wrote into metrics, traces
+// and logs.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
 }
 
 var operationNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)

@@ -47,17 +47,18 @@ func Install(opt sdktrace.TracerProviderOption, version string) func(context.Con
 }
 
 // TraceHTTP starts one span per request, continuing a trace context sent by the caller.
-// Attributes: method, route pattern, status code (never the query string).
+// Attributes: method (methodLabel), route pattern, status code (never the query string).
 func TraceHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span := Tracer().Start(ctx, "HTTP "+r.Method, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("http.request.method", r.Method)))
+		method := methodLabel(r.Method)
+		ctx, span := Tracer().Start(ctx, "HTTP "+method, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", method)))
 		defer span.End()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r.WithContext(ctx))
 		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			span.SetName("HTTP " + r.Method + " " + rc.RoutePattern())
+			span.SetName("HTTP " + method + " " + rc.RoutePattern())
 			span.SetAttributes(attribute.String("http.route", rc.RoutePattern()))
 		}
 		span.SetAttributes(attribute.Int("http.response.status_code", ww.Status()))
