@@ -272,6 +272,24 @@ func TestOpsNoPersonalData(t *testing.T) {
 	if len(r.errors()) == 0 {
 		t.Fatalf("SyntaxPII: want a syntax error, got %s", r)
 	}
+	// Syntax errors on a token that holds personal data: gqlparser names the token with
+	// its value (`Unexpected String "<value>"`, `Expected "on", found Name "<value>"`).
+	// The answer names the token's kind only.
+	for _, c := range []struct{ label, query, message string }{
+		{"a string where the query starts", `"` + opsPIIName + ` ` + opsPIIDocument + `" { holders { totalCount } }`, "Unexpected String"},
+		{"a block string where the query starts", `"""` + opsPIIName + `""" { holders { totalCount } }`, "Unexpected BlockString"},
+		{"a number where the query starts", crm.NormalizeDocument(opsPIIDocument) + ` { holders { totalCount } }`, "Unexpected Int"},
+		{"a name after the query", `query Names { holders { totalCount } } ` + strings.NewReplacer(" ", "_", "-", "_").Replace(opsPIIName), "Unexpected Name"},
+		{"a string where a keyword is expected", `fragment F "` + opsPIIName + `" { totalCount } query Keyword { holders { ...F } }`,
+			`Expected "on", found String`},
+	} {
+		r = gql("", nil, c.query, nil)
+		opsWantCode(t, c.label, r, http.StatusOK, "GRAPHQL_PARSE_FAILED")
+		if got := opsDig(r.errors()[0], "message"); got != c.message {
+			t.Errorf("%s: message %q, want %q", c.label, got, c.message)
+		}
+		asEchoCase(c.label)
+	}
 
 	// Updates, a stale version, reads by document (POST and GET, literal and variables).
 	opsOK(t, "UpdatePerson", gql("UpdatePerson", nil,
@@ -577,9 +595,12 @@ func TestOpsNoPersonalData(t *testing.T) {
 	// with "json request body could not be decoded: <err> body:<the whole body>" (also
 	// labelled GRAPHQL_VALIDATION_FAILED). These messages travel on to gateways and client
 	// logs with the personal data in them.
+	// Regression (fixed bug): syntax errors quoted the token they stopped at, value
+	// included (`Unexpected String "<value>"`, `Expected "on", found String "<value>"`),
+	// which withoutValues did not strip; now only the token's kind is named.
 	t.Run("client errors never echo input values", func(t *testing.T) {
-		if len(echoed) != 5 {
-			t.Fatalf("%d echo cases ran, want 5", len(echoed))
+		if len(echoed) != 10 {
+			t.Fatalf("%d echo cases ran, want 10", len(echoed))
 		}
 		for _, label := range slices.Sorted(maps.Keys(echoed)) {
 			if leaks := opsFindPII(needles, "the error answer to "+label, echoed[label]); len(leaks) > 0 {

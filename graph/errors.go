@@ -105,19 +105,41 @@ func presentGraphQLError(gqlErr *gqlerror.Error) *gqlerror.Error {
 	return gqlErr
 }
 
-// Patterns of gqlparser messages that quote the value a client wrote in the query.
+// Patterns of gqlparser messages that quote what a client wrote in the query.
 var (
+	// Validation: `Int cannot represent non-integer value: "<value>"`, `Value "<value>"
+	// does not exist in "HolderType" enum.`, `Expected value of type "Int!", found <value>.`
 	valueAfterColon = regexp.MustCompile(`(?s)(cannot represent[^:]*|value):\s.*$`)
 	quotedValue     = regexp.MustCompile(`(?s)Value\s+"(?:[^"\\]|\\.)*"\s+does not exist`)
 	foundValue      = regexp.MustCompile(`(?s),\s*found\s.*$`)
+	// Syntax: the parser names a token by its kind and, for names and literals, its
+	// value (lexer.Token.String, strconv.Quote'd): `Unexpected String "<value>"`,
+	// `Expected "on", found Int "<value>"`. In a syntax error nothing tells a name from a
+	// value the client forgot to quote, so every token's value goes and its kind stays.
+	tokenValue = regexp.MustCompile(`\b(Name|Int|Float|String|BlockString) "(?:[^"\\]|\\.)*"`)
+	// What is left after "found" in a syntax error: a token kind (Type.String), which is
+	// kept; after a validation message's "found" comes a value and a full stop.
+	foundKind = regexp.MustCompile(`^,\s*found (?:Name|Int|Float|String|BlockString|<EOF>|<Invalid>|\.\.\.|[!$&():=@\[\]{}|])$`)
+	// The lexer quotes the few characters of a bad escape sequence inside a string
+	// (`Invalid character escape sequence: \uZeph.`). Its other messages quote one
+	// character at most (`Cannot parse the unexpected character "%".`), which are kept.
+	escapeSequence = regexp.MustCompile(`(?s)(Invalid character escape sequence):\s.*$`)
 )
 
-// withoutValues removes the literal values gqlparser quotes in validation messages, so
-// an error never repeats personal data written into a query.
+// withoutValues removes the values gqlparser quotes in syntax and validation messages
+// (literals, and the text of unexpected tokens), keeping what kind of value or token it
+// was, so an error never repeats personal data written into a query.
 func withoutValues(msg string) string {
+	msg = tokenValue.ReplaceAllString(msg, "$1")
+	msg = escapeSequence.ReplaceAllString(msg, "$1.")
 	msg = valueAfterColon.ReplaceAllString(msg, "$1.")
 	msg = quotedValue.ReplaceAllString(msg, "Value does not exist")
-	return foundValue.ReplaceAllString(msg, ".")
+	return foundValue.ReplaceAllStringFunc(msg, func(found string) string {
+		if foundKind.MatchString(found) {
+			return found
+		}
+		return "."
+	})
 }
 
 // inputField names an input field from a path below the field or variable, relative to
