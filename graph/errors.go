@@ -25,9 +25,10 @@ import (
 
 // ErrorPresenter returns the presenter that turns errors into client-safe GraphQL
 // errors with extensions.code. Domain errors keep their code and message; errors made
-// by gqlgen/gqlparser themselves (parse and validation) are safe to show; anything
-// else is logged and replaced by INTERNAL_SERVER_ERROR with the request id, so SQL,
-// driver text or input values never reach a client.
+// by gqlgen/gqlparser themselves (parse and validation) are shown without the values
+// they quote; anything else is logged and replaced by INTERNAL_SERVER_ERROR with the
+// request id, so SQL, driver text or input values never reach a client. Errors of the
+// generated federation code are logged without their text (fromFederationCode).
 func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err) // keeps path and locations
