@@ -209,6 +209,24 @@ type AliasAccountFilter struct {
 	Page           Page
 }
 
+// Validate returns an EINVALID error naming each bad filter field ("filter.branch")
+// and page argument, or nil, by the rules of HolderFilter.Validate.
+func (f AliasAccountFilter) Validate() error {
+	var fe FieldErrors
+	f.Page.validate(&fe)
+	checkText(&fe, "filter.holderDocument", f.HolderDocument)
+	checkText(&fe, "filter.bankAccount", f.BankAccount)
+	checkText(&fe, "filter.iban", f.IBAN)
+	checkText(&fe, "filter.branch", f.Branch)
+	checkText(&fe, "filter.participantDocument", f.ParticipantDocument)
+	checkText(&fe, "filter.relatedPartyDocument", f.RelatedPartyDocument)
+	if f.RelatedPartyRole != nil && !f.RelatedPartyRole.Valid() {
+		fe.Add("filter.relatedPartyRole", "is not a known role")
+	}
+	f.Metadata.validate(&fe, "filter.metadata")
+	return fe.Err()
+}
+
 // AliasAccountPage is one page of alias accounts.
 type AliasAccountPage struct {
 	AliasAccounts []*AliasAccount
@@ -235,6 +253,7 @@ type AliasAccountService interface {
 	FindAliasAccountByLedgerAccount(ctx context.Context, accountID uuid.UUID) (*AliasAccount, error)
 
 	// FindAliasAccounts returns a page of alias accounts matching filter.
+	// Returns EINVALID naming each bad field when filter.Validate fails.
 	FindAliasAccounts(ctx context.Context, filter AliasAccountFilter) (*AliasAccountPage, error)
 
 	// FindAliasAccountsByHolderIDs returns the active alias accounts of the given

@@ -201,6 +201,22 @@ type HolderFilter struct {
 	Page           Page
 }
 
+// Validate returns an EINVALID error naming each bad filter field ("filter.externalId")
+// and page argument ("first", "after", "orderBy"), or nil. Text must be storable text
+// (no NUL) and metadata follows the holder's rules, numbers normalised as Holder.Validate
+// does, so that a filter matches the values as they were stored.
+func (f HolderFilter) Validate() error {
+	var fe FieldErrors
+	f.Page.validate(&fe)
+	if f.Type != nil && !f.Type.Valid() {
+		fe.Add("filter.type", "must be NATURAL_PERSON or LEGAL_PERSON")
+	}
+	checkText(&fe, "filter.externalId", f.ExternalID)
+	checkText(&fe, "filter.document", f.Document)
+	f.Metadata.validate(&fe, "filter.metadata")
+	return fe.Err()
+}
+
 // HolderPage is one page of holders.
 type HolderPage struct {
 	Holders     []*Holder
@@ -228,7 +244,7 @@ type HolderService interface {
 	FindHolderByDocument(ctx context.Context, document string) (*Holder, error)
 
 	// FindHolders returns a page of holders matching filter, in Page.Order.
-	// Returns EINVALID for a bad cursor or page size.
+	// Returns EINVALID naming each bad field when filter.Validate fails.
 	FindHolders(ctx context.Context, filter HolderFilter) (*HolderPage, error)
 
 	// FindHoldersByIDs returns the active holders among ids, in no particular order;

@@ -3,7 +3,6 @@ package crm
 import (
 	"encoding/json"
 	"math"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -49,7 +48,7 @@ func (m Metadata) validate(fe *FieldErrors, path string) {
 		switch {
 		case k == "" || utf8.RuneCountInString(k) > MaxMetadataKeyLength:
 			fe.Add(path, "keys must be 1 to 100 characters")
-		case !utf8.ValidString(k) || strings.ContainsRune(k, 0):
+		case !isText(k):
 			fe.Add(path, "keys must be valid UTF-8 text without NUL characters")
 		}
 		nv, ok := NormalizeMetadataValue(v)
@@ -59,8 +58,8 @@ func (m Metadata) validate(fe *FieldErrors, path string) {
 		}
 		if s, isStr := nv.(string); isStr {
 			switch {
-			case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
-				fe.Add(path+"."+safeKey(k), "must be valid UTF-8 text without NUL characters")
+			case !isText(s):
+				fe.Add(path+"."+safeKey(k), reasonNotText)
 			case utf8.RuneCountInString(s) > MaxMetadataValueLength:
 				fe.Add(path+"."+safeKey(k), "must be at most 2000 characters")
 			}
@@ -71,7 +70,7 @@ func (m Metadata) validate(fe *FieldErrors, path string) {
 
 // safeKey bounds a client-chosen key before it appears in an error (never the value).
 func safeKey(k string) string {
-	if utf8.RuneCountInString(k) > MaxMetadataKeyLength || !utf8.ValidString(k) || strings.ContainsRune(k, 0) {
+	if utf8.RuneCountInString(k) > MaxMetadataKeyLength || !isText(k) {
 		return "<key>"
 	}
 	return k

@@ -36,6 +36,11 @@ type Page struct {
 // Validate returns EINVALID for a page size out of range, an unknown order or a malformed cursor.
 func (p Page) Validate() error {
 	var fe FieldErrors
+	p.validate(&fe)
+	return fe.Err()
+}
+
+func (p Page) validate(fe *FieldErrors) {
 	if p.First < 1 || p.First > MaxPageSize {
 		fe.Add("first", "must be between 1 and 100")
 	}
@@ -45,7 +50,6 @@ func (p Page) Validate() error {
 	if _, err := p.AfterID(); err != nil {
 		fe.Add("after", "is not a valid cursor")
 	}
-	return fe.Err()
 }
 
 // AfterID decodes the After cursor; uuid.Nil when After is empty.

@@ -27,12 +27,18 @@ func NormalizeDocument(s string) string {
 // canonical form for search: spaces, dots and dashes removed, upper-cased.
 func NormalizeCode(s string) string { return NormalizeDocument(s) }
 
+// reasonNotText is why a string is refused that PostgreSQL cannot store (NUL) or that
+// would not come back as sent (invalid UTF-8).
+const reasonNotText = "must be valid UTF-8 text without NUL characters"
+
+func isText(v string) bool { return utf8.ValidString(v) && !strings.ContainsRune(v, 0) }
+
 func checkRequired(fe *FieldErrors, field, v string, max int) {
 	switch {
 	case strings.TrimSpace(v) == "":
 		fe.Add(field, "is required")
-	case !utf8.ValidString(v) || strings.ContainsRune(v, 0):
-		fe.Add(field, "must be valid UTF-8 text without NUL characters")
+	case !isText(v):
+		fe.Add(field, reasonNotText)
 	case utf8.RuneCountInString(v) > max:
 		fe.Add(field, "must be at most "+strconv.Itoa(max)+" characters")
 	}
@@ -41,10 +47,18 @@ func checkRequired(fe *FieldErrors, field, v string, max int) {
 func checkOptional(fe *FieldErrors, field string, v *string, max int) {
 	switch {
 	case v == nil:
-	case !utf8.ValidString(*v) || strings.ContainsRune(*v, 0):
-		fe.Add(field, "must be valid UTF-8 text without NUL characters")
+	case !isText(*v):
+		fe.Add(field, reasonNotText)
 	case utf8.RuneCountInString(*v) > max:
 		fe.Add(field, "must be at most "+strconv.Itoa(max)+" characters")
+	}
+}
+
+// checkText is the text rule alone, for values that are searched rather than stored
+// (filters): no length limit, since a longer value simply matches nothing.
+func checkText(fe *FieldErrors, field string, v *string) {
+	if v != nil && !isText(*v) {
+		fe.Add(field, reasonNotText)
 	}
 }
 

@@ -3,8 +3,10 @@ package crm_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -231,5 +233,89 @@ func TestParseDate(t *testing.T) {
 		if _, err := crm.ParseDate(s); crm.ErrorCode(err) != crm.EINVALID {
 			t.Errorf("ParseDate(%q) code = %q, want %q", s, crm.ErrorCode(err), crm.EINVALID)
 		}
+	}
+}
+
+// Regression (fixed bug): filters were not validated beyond their page, so text
+// PostgreSQL cannot store (NUL) reached the query and came back, through the SQLSTATE
+// 22021 mapping, as BAD_USER_INPUT naming no field. Filters now follow the create rules.
+func TestHolderFilter_Validate(t *testing.T) {
+	page := crm.Page{First: 20, Order: crm.CreatedAtAsc}
+	tests := []struct {
+		name   string
+		filter crm.HolderFilter
+		fields []string // nil: valid
+	}{
+		{name: "Empty", filter: crm.HolderFilter{Page: page}},
+		{name: "Valid", filter: crm.HolderFilter{Page: page, Type: ptr(crm.LegalPersonType), ExternalID: ptr("ext-1"), Document: ptr("123"),
+			Metadata: crm.Metadata{"segment": "retail", "vip": true, "note": nil}}},
+		// A filter value longer than any stored one matches nothing; it is not an error.
+		{name: "LongExternalID", filter: crm.HolderFilter{Page: page, ExternalID: ptr(strings.Repeat("x", 300))}},
+		{name: "ExternalIDNUL", filter: crm.HolderFilter{Page: page, ExternalID: ptr("a\x00b")}, fields: []string{"filter.externalId"}},
+		{name: "DocumentNUL", filter: crm.HolderFilter{Page: page, Document: ptr("1\x002")}, fields: []string{"filter.document"}},
+		{name: "ExternalIDInvalidUTF8", filter: crm.HolderFilter{Page: page, ExternalID: ptr("a\xffb")}, fields: []string{"filter.externalId"}},
+		{name: "TypeUnknown", filter: crm.HolderFilter{Page: page, Type: ptr(crm.HolderType("ROBOT"))}, fields: []string{"filter.type"}},
+		{name: "MetadataValueNUL", filter: crm.HolderFilter{Page: page, Metadata: crm.Metadata{"k": "a\x00b"}}, fields: []string{"filter.metadata.k"}},
+		{name: "MetadataKeyNUL", filter: crm.HolderFilter{Page: page, Metadata: crm.Metadata{"k\x00": "v"}}, fields: []string{"filter.metadata"}},
+		{name: "MetadataNested", filter: crm.HolderFilter{Page: page, Metadata: crm.Metadata{"n": map[string]any{}}}, fields: []string{"filter.metadata.n"}},
+		{name: "WithPage", filter: crm.HolderFilter{Page: crm.Page{First: 0, Order: crm.CreatedAtAsc}, ExternalID: ptr("\x00")}, fields: []string{"first", "filter.externalId"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.filter.Validate()
+			if tt.fields == nil {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			assertInvalid(t, err, tt.fields...)
+		})
+	}
+}
+
+func TestHolderFilter_Validate_NormalisesMetadataNumbers(t *testing.T) {
+	f := crm.HolderFilter{Page: crm.Page{First: 1, Order: crm.CreatedAtAsc}, Metadata: crm.Metadata{"n": json.Number("2.50")}}
+	if err := f.Validate(); err != nil {
+		t.Fatalf("Validate() = %v", err)
+	}
+	if got := f.Metadata["n"]; got != 2.5 {
+		t.Fatalf("metadata[n] = %#v (%T), want 2.5 as stored", got, got)
+	}
+}
+
+func TestAliasAccountFilter_Validate(t *testing.T) {
+	page := crm.Page{First: 20, Order: crm.CreatedAtDesc}
+	nul := ptr("a\x00b")
+	tests := []struct {
+		name   string
+		filter crm.AliasAccountFilter
+		fields []string // nil: valid
+	}{
+		{name: "Empty", filter: crm.AliasAccountFilter{Page: page}},
+		{name: "Valid", filter: crm.AliasAccountFilter{Page: page, HolderDocument: ptr("1"), BankAccount: ptr("2"), IBAN: ptr("DE89"), Branch: ptr("0001"),
+			ParticipantDocument: ptr("3"), RelatedPartyDocument: ptr("4"), RelatedPartyRole: ptr(crm.PrimaryHolder), Metadata: crm.Metadata{"tier": json.Number("2")}}},
+		{name: "HolderDocumentNUL", filter: crm.AliasAccountFilter{Page: page, HolderDocument: nul}, fields: []string{"filter.holderDocument"}},
+		{name: "BankAccountNUL", filter: crm.AliasAccountFilter{Page: page, BankAccount: nul}, fields: []string{"filter.bankAccount"}},
+		{name: "IBANNUL", filter: crm.AliasAccountFilter{Page: page, IBAN: nul}, fields: []string{"filter.iban"}},
+		{name: "BranchNUL", filter: crm.AliasAccountFilter{Page: page, Branch: nul}, fields: []string{"filter.branch"}},
+		{name: "ParticipantDocumentNUL", filter: crm.AliasAccountFilter{Page: page, ParticipantDocument: nul}, fields: []string{"filter.participantDocument"}},
+		{name: "RelatedPartyDocumentNUL", filter: crm.AliasAccountFilter{Page: page, RelatedPartyDocument: nul}, fields: []string{"filter.relatedPartyDocument"}},
+		{name: "RelatedPartyRoleUnknown", filter: crm.AliasAccountFilter{Page: page, RelatedPartyRole: ptr(crm.RelatedPartyRole("BOSS"))}, fields: []string{"filter.relatedPartyRole"}},
+		{name: "MetadataValueNUL", filter: crm.AliasAccountFilter{Page: page, Metadata: crm.Metadata{"k": "\x00"}}, fields: []string{"filter.metadata.k"}},
+		{name: "Several", filter: crm.AliasAccountFilter{Page: crm.Page{First: 20, Order: crm.CreatedAtDesc, After: "%"}, Branch: nul, IBAN: nul},
+			fields: []string{"after", "filter.branch", "filter.iban"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.filter.Validate()
+			if tt.fields == nil {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			assertInvalid(t, err, tt.fields...)
+		})
 	}
 }

@@ -383,11 +383,8 @@ func (s *AliasAccountService) FindAliasAccounts(ctx context.Context, f crm.Alias
 	if err != nil {
 		return nil, err
 	}
-	if err := f.Page.Validate(); err != nil {
+	if err := f.Validate(); err != nil {
 		return nil, err
-	}
-	if f.RelatedPartyRole != nil && !f.RelatedPartyRole.Valid() {
-		return nil, crm.InvalidField("filter.relatedPartyRole", "is not a known role")
 	}
 	var w where
 	w.add("organization_id = ?", org)

@@ -298,7 +298,7 @@ func (s *HolderService) FindHolders(ctx context.Context, f crm.HolderFilter) (*c
 	if err != nil {
 		return nil, err
 	}
-	if err := f.Page.Validate(); err != nil {
+	if err := f.Validate(); err != nil {
 		return nil, err
 	}
 	var w where
