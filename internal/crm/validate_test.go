@@ -238,7 +238,8 @@ func TestParseDate(t *testing.T) {
 
 // Regression (fixed bug): filters were not validated beyond their page, so text
 // PostgreSQL cannot store (NUL) reached the query and came back, through the SQLSTATE
-// 22021 mapping, as BAD_USER_INPUT naming no field. Filters now follow the create rules.
+// 22021 mapping, as BAD_USER_INPUT naming no field; a metadata number beyond float64
+// was compared as sent with values stored rounded. Filters now follow the create rules.
 func TestHolderFilter_Validate(t *testing.T) {
 	page := crm.Page{First: 20, Order: crm.CreatedAtAsc}
 	tests := []struct {
@@ -248,7 +249,7 @@ func TestHolderFilter_Validate(t *testing.T) {
 	}{
 		{name: "Empty", filter: crm.HolderFilter{Page: page}},
 		{name: "Valid", filter: crm.HolderFilter{Page: page, Type: ptr(crm.LegalPersonType), ExternalID: ptr("ext-1"), Document: ptr("123"),
-			Metadata: crm.Metadata{"segment": "retail", "vip": true, "note": nil}}},
+			Metadata: crm.Metadata{"segment": "retail", "n": json.Number("9007199254740992"), "vip": true, "note": nil}}},
 		// A filter value longer than any stored one matches nothing; it is not an error.
 		{name: "LongExternalID", filter: crm.HolderFilter{Page: page, ExternalID: ptr(strings.Repeat("x", 300))}},
 		{name: "ExternalIDNUL", filter: crm.HolderFilter{Page: page, ExternalID: ptr("a\x00b")}, fields: []string{"filter.externalId"}},
@@ -257,6 +258,7 @@ func TestHolderFilter_Validate(t *testing.T) {
 		{name: "TypeUnknown", filter: crm.HolderFilter{Page: page, Type: ptr(crm.HolderType("ROBOT"))}, fields: []string{"filter.type"}},
 		{name: "MetadataValueNUL", filter: crm.HolderFilter{Page: page, Metadata: crm.Metadata{"k": "a\x00b"}}, fields: []string{"filter.metadata.k"}},
 		{name: "MetadataKeyNUL", filter: crm.HolderFilter{Page: page, Metadata: crm.Metadata{"k\x00": "v"}}, fields: []string{"filter.metadata"}},
+		{name: "MetadataNumberBeyondFloat64", filter: crm.HolderFilter{Page: page, Metadata: crm.Metadata{"n": json.Number("9007199254740993")}}, fields: []string{"filter.metadata.n"}},
 		{name: "MetadataNested", filter: crm.HolderFilter{Page: page, Metadata: crm.Metadata{"n": map[string]any{}}}, fields: []string{"filter.metadata.n"}},
 		{name: "WithPage", filter: crm.HolderFilter{Page: crm.Page{First: 0, Order: crm.CreatedAtAsc}, ExternalID: ptr("\x00")}, fields: []string{"first", "filter.externalId"}},
 	}
@@ -303,6 +305,7 @@ func TestAliasAccountFilter_Validate(t *testing.T) {
 		{name: "RelatedPartyDocumentNUL", filter: crm.AliasAccountFilter{Page: page, RelatedPartyDocument: nul}, fields: []string{"filter.relatedPartyDocument"}},
 		{name: "RelatedPartyRoleUnknown", filter: crm.AliasAccountFilter{Page: page, RelatedPartyRole: ptr(crm.RelatedPartyRole("BOSS"))}, fields: []string{"filter.relatedPartyRole"}},
 		{name: "MetadataValueNUL", filter: crm.AliasAccountFilter{Page: page, Metadata: crm.Metadata{"k": "\x00"}}, fields: []string{"filter.metadata.k"}},
+		{name: "MetadataNumberBeyondFloat64", filter: crm.AliasAccountFilter{Page: page, Metadata: crm.Metadata{"n": int64(1<<53 + 1)}}, fields: []string{"filter.metadata.n"}},
 		{name: "Several", filter: crm.AliasAccountFilter{Page: crm.Page{First: 20, Order: crm.CreatedAtDesc, After: "%"}, Branch: nul, IBAN: nul},
 			fields: []string{"after", "filter.branch", "filter.iban"}},
 	}

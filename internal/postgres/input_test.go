@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/google/uuid"
@@ -10,8 +11,51 @@ import (
 	"github.com/lerianstudio/crm-registry/internal/postgres/pgtest"
 )
 
-// Input the domain refuses before it reaches PostgreSQL: text PostgreSQL cannot store
-// in filters.
+// Input the domain refuses before it reaches PostgreSQL: metadata numbers float64
+// would round, and text PostgreSQL cannot store in filters.
+
+// beyondFloat64 is 2^53+1: float64 rounds it to 2^53.
+const beyondFloat64 = json.Number("9007199254740993")
+
+// Regression (fixed bug): crm/metadata.go stored json.Number through Float64(), so
+// 2^53+1 was stored as 2^53 without an error; a filter on the value sent matched nothing.
+func TestHolderService_MetadataNumberBeyondFloat64(t *testing.T) {
+	t.Parallel()
+	db, s := newService(t)
+	ctx, org := orgContext()
+
+	h := simpleHolder("1")
+	h.Metadata = crm.Metadata{"n": beyondFloat64}
+	assertInvalid(t, s.CreateHolder(ctx, h), "metadata.n")
+	if n := countOrgHolders(t, db, org); n != 0 {
+		t.Fatalf("holders has %d rows after a refused create, want 0", n)
+	}
+
+	h = simpleHolder("2")
+	h.Metadata = crm.Metadata{"n": json.Number("9007199254740992")}
+	h = mustCreate(t, ctx, s, h)
+	_, err := s.UpdateHolder(ctx, h.ID, crm.HolderUpdate{Metadata: crm.SetTo(crm.Metadata{"n": beyondFloat64})})
+	assertInvalid(t, err, "metadata.n")
+	stored, err := s.FindHolderByID(ctx, h.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Version != 1 || stored.Metadata["n"] != 9007199254740992.0 {
+		t.Fatalf("after a refused update: version %d, metadata %v", stored.Version, stored.Metadata)
+	}
+
+	page := crm.Page{First: 10, Order: crm.CreatedAtAsc}
+	_, err = s.FindHolders(ctx, crm.HolderFilter{Page: page, Metadata: crm.Metadata{"n": beyondFloat64}})
+	assertInvalid(t, err, "filter.metadata.n")
+	// The largest exact value, sent as text, finds the holder that stored it.
+	p, err := s.FindHolders(ctx, crm.HolderFilter{Page: page, Metadata: crm.Metadata{"n": json.Number("9007199254740992")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Holders) != 1 || p.Holders[0].ID != h.ID {
+		t.Fatalf("filter on 2^53 found %v, want %s", ids(p.Holders), h.ID)
+	}
+}
 
 // Regression (fixed bug): filters were not validated, so NUL reached PostgreSQL, whose
 // SQLSTATE 22021 errors.go maps to BAD_USER_INPUT without naming the field.
@@ -55,7 +99,7 @@ func newAlias(holder uuid.UUID) *crm.AliasAccount {
 	return &crm.AliasAccount{HolderID: holder, LedgerID: uuid.New(), AccountID: uuid.New()}
 }
 
-// The alias account half of the test above.
+// The alias account halves of the two tests above.
 func TestAliasAccountService_Input(t *testing.T) {
 	t.Parallel()
 	hs, s := newAliasService(t)
@@ -65,6 +109,30 @@ func TestAliasAccountService_Input(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := crm.Page{First: 10, Order: crm.CreatedAtAsc}
+
+	t.Run("MetadataNumberBeyondFloat64", func(t *testing.T) {
+		a := newAlias(h.ID)
+		a.Metadata = crm.Metadata{"n": beyondFloat64}
+		assertInvalid(t, s.CreateAliasAccount(ctx, a), "metadata.n")
+		if _, err := s.FindAliasAccountByLedgerAccount(ctx, a.AccountID); crm.ErrorCode(err) != crm.ENOTFOUND {
+			t.Fatalf("a refused alias account was stored (err %v)", err)
+		}
+		a = newAlias(h.ID)
+		if err := s.CreateAliasAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.UpdateAliasAccount(ctx, a.ID, crm.AliasAccountUpdate{Metadata: crm.SetTo(crm.Metadata{"n": beyondFloat64})})
+		assertInvalid(t, err, "metadata.n")
+		stored, err := s.FindAliasAccountByID(ctx, a.ID, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.Version != 1 || len(stored.Metadata) != 0 {
+			t.Fatalf("after a refused update: version %d, metadata %v", stored.Version, stored.Metadata)
+		}
+		_, err = s.FindAliasAccounts(ctx, crm.AliasAccountFilter{Page: page, Metadata: crm.Metadata{"n": beyondFloat64}})
+		assertInvalid(t, err, "filter.metadata.n")
+	})
 
 	t.Run("FilterUnstorableText", func(t *testing.T) {
 		nul := ptr("a\x00b")
