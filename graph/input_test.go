@@ -8,15 +8,16 @@ import (
 	"github.com/lerianstudio/crm-registry/internal/crm"
 )
 
-// Input handling through GraphQL: metadata numbers float64 would round, and text
-// PostgreSQL cannot store in filters.
+// Input handling through GraphQL: metadata numbers float64 would round, text
+// PostgreSQL cannot store in filters, and empty nested input objects.
 
-// TestInput: kinds of input, over one server, each subtest in its own organization.
+// TestInput: the three kinds of input, over one server, each subtest in its own organization.
 func TestInput(t *testing.T) {
 	t.Parallel()
 	runShared(t, []sharedTest{
 		{"MetadataNumbers", testMetadataNumbers},
 		{"FilterText", testFilterText},
+		{"EmptyNestedObjects", testEmptyNestedObjects},
 	})
 }
 
@@ -166,6 +167,81 @@ func testFilterText(t *testing.T, s *testServer) {
 		}
 		if got := listAliases(t, s, org, map[string]any{"branch": "0001"}, "CREATED_AT_ASC", false); got.TotalCount != 1 {
 			t.Fatalf("totalCount %d, want 1", got.TotalCount)
+		}
+	})
+}
+
+// Regression (fixed bug): graph/convert.go turns an empty input object into an empty
+// struct, which CreateHolder stored and answered, while an update's merge makes an
+// object left with no field absent. So createHolder(contact: {}) answered
+// contact {primaryEmail: null} at version 1, and updateHolder(contact: {}), which
+// changes nothing, answered contact null at version 2; createAliasAccount answered
+// bankingDetails {} that a later read answered as null. Now an object with no field set
+// is absent at creation as on update, and a no-op update keeps the version.
+func testEmptyNestedObjects(t *testing.T, s *testServer) {
+	t.Run("holder", func(t *testing.T) {
+		org := newOrg()
+		in := map[string]any{"type": "NATURAL_PERSON", "name": "Ana Souza", "document": "123.456.789-09",
+			"contact": map[string]any{}, "naturalPerson": map[string]any{"status": nil},
+			"addresses": map[string]any{"primary": map[string]any{}, "additional1": map[string]any{"line1": "Rua A 1"}}}
+		h := createHolder(t, s, org, in)
+		if h.Version != 1 || h.Contact != nil || h.NaturalPerson != nil || h.LegalPerson != nil ||
+			h.Addresses == nil || h.Addresses.Primary != nil || h.Addresses.Additional1["line1"] != "Rua A 1" {
+			t.Fatalf("created: %+v", h)
+		}
+		if read := readHolder(t, s, org, h.ID, false); read == nil || !reflect.DeepEqual(*read, h) {
+			t.Fatalf("read back:\n got %+v\nwant %+v", read, h)
+		}
+
+		// The same empty objects again: nothing changes, so no new version.
+		got := updateHolder(t, s, org, map[string]any{"id": h.ID, "contact": map[string]any{},
+			"naturalPerson": map[string]any{"status": nil}, "addresses": map[string]any{"primary": map[string]any{}}})
+		wantHolderState(t, s, org, got, h)
+
+		// A legal person: an empty representative, and so an empty legalPerson, is absent.
+		legal := createHolder(t, s, org, map[string]any{"type": "LEGAL_PERSON", "name": "ACME", "document": "12.345.678/0001-95",
+			"legalPerson": map[string]any{"representative": map[string]any{}}})
+		if legal.LegalPerson != nil || legal.Version != 1 {
+			t.Fatalf("created: legalPerson %v, version %d", legal.LegalPerson, legal.Version)
+		}
+		got = updateHolder(t, s, org, map[string]any{"id": legal.ID, "legalPerson": map[string]any{"representative": map[string]any{}}})
+		wantHolderState(t, s, org, got, legal)
+
+		// A real change still makes a new version.
+		got = updateHolder(t, s, org, map[string]any{"id": h.ID, "contact": map[string]any{"otherPhone": "+55 11 3333-4444"}})
+		wantChanged(t, h.Version, h.CreatedAt, h.UpdatedAt, got.Version, got.CreatedAt, got.UpdatedAt)
+		if got.Contact["otherPhone"] != "+55 11 3333-4444" {
+			t.Fatalf("contact = %v", got.Contact)
+		}
+	})
+
+	t.Run("alias account", func(t *testing.T) {
+		org := newOrg()
+		h := createHolder(t, s, org, naturalPersonInput("Ana Souza", "123.456.789-09"))
+		in := minimalAliasInput(h.ID, uuidString(), uuidString())
+		in["bankingDetails"] = map[string]any{}
+		in["regulatoryFields"] = map[string]any{"participantDocument": nil}
+		a := createAlias(t, s, org, in)
+		if a.Version != 1 || a.BankingDetails != nil || a.RegulatoryFields != nil {
+			t.Fatalf("created: %+v", a)
+		}
+		if read := readAlias(t, s, org, a.ID, false); read == nil || !reflect.DeepEqual(*read, a) {
+			t.Fatalf("read back:\n got %+v\nwant %+v", read, a)
+		}
+
+		got := updateAlias(t, s, org, map[string]any{"id": a.ID, "bankingDetails": map[string]any{},
+			"regulatoryFields": map[string]any{"participantDocument": nil}})
+		if !reflect.DeepEqual(got, a) {
+			t.Fatalf("no-op update:\n got %+v\nwant %+v", got, a)
+		}
+		if read := readAlias(t, s, org, a.ID, false); read == nil || !reflect.DeepEqual(*read, a) {
+			t.Fatalf("read back after a no-op update:\n got %+v\nwant %+v", read, a)
+		}
+
+		got = updateAlias(t, s, org, map[string]any{"id": a.ID, "bankingDetails": map[string]any{"branch": "0002"}})
+		wantChanged(t, a.Version, a.CreatedAt, a.UpdatedAt, got.Version, got.CreatedAt, got.UpdatedAt)
+		if got.BankingDetails["branch"] != "0002" {
+			t.Fatalf("bankingDetails = %v", got.BankingDetails)
 		}
 	})
 }

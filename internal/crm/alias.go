@@ -80,6 +80,13 @@ type RelatedParty struct {
 	EndDate   *Date            `json:"endDate,omitempty"`
 }
 
+// DropEmptyObjects makes banking details or regulatory fields with no field set absent,
+// as an update does (see Holder.DropEmptyObjects).
+func (a *AliasAccount) DropEmptyObjects() {
+	a.BankingDetails = absent(a.BankingDetails)
+	a.RegulatoryFields = absent(a.RegulatoryFields)
+}
+
 // Validate checks every client-breakable rule of an alias account and returns an
 // EINVALID error naming each bad field, or nil.
 func (a *AliasAccount) Validate() error {

@@ -38,3 +38,34 @@ func TestAliasAccount_Validate_MetadataNumbers(t *testing.T) {
 		})
 	}
 }
+
+// The alias account half of TestHolder_DropEmptyObjects.
+func TestAliasAccount_DropEmptyObjects(t *testing.T) {
+	t.Run("Empty", func(t *testing.T) {
+		a := validAlias()
+		a.BankingDetails = &crm.BankingDetails{}
+		a.RegulatoryFields = &crm.RegulatoryFields{ParticipantDocument: nil}
+		a.DropEmptyObjects()
+		if a.BankingDetails != nil || a.RegulatoryFields != nil {
+			t.Fatalf("bankingDetails = %+v, regulatoryFields = %+v; want both absent", a.BankingDetails, a.RegulatoryFields)
+		}
+		// And an update sending the same empty objects leaves the same account.
+		n := a.Apply(crm.AliasAccountUpdate{
+			BankingDetails:   crm.SetTo(crm.BankingDetailsUpdate{}),
+			RegulatoryFields: crm.SetTo(crm.RegulatoryFieldsUpdate{ParticipantDocument: crm.Clear[string]()}),
+		})
+		if n.BankingDetails != nil || n.RegulatoryFields != nil {
+			t.Fatalf("after Apply: bankingDetails = %+v, regulatoryFields = %+v; want both absent", n.BankingDetails, n.RegulatoryFields)
+		}
+	})
+	t.Run("WithFields", func(t *testing.T) {
+		a := validAlias()
+		b := &crm.BankingDetails{Branch: ptr("0001")}
+		r := &crm.RegulatoryFields{ParticipantDocument: ptr("1")}
+		a.BankingDetails, a.RegulatoryFields = b, r
+		a.DropEmptyObjects()
+		if a.BankingDetails != b || a.RegulatoryFields != r {
+			t.Fatalf("objects with a field set were changed: %+v, %+v", a.BankingDetails, a.RegulatoryFields)
+		}
+	})
+}

@@ -99,6 +99,30 @@ type Representative struct {
 	Role     *string `json:"role,omitempty"`
 }
 
+// DropEmptyObjects makes every nested object with no field set absent, inner objects
+// first (an address or representative, then what holds it), as an update does: a holder
+// created with `contact: {}` has no contact, stored or answered. It replaces h's nested
+// pointers rather than writing through them, since the caller may share them.
+func (h *Holder) DropEmptyObjects() {
+	if a := h.Addresses; a != nil {
+		c := Addresses{Primary: absent(a.Primary), Additional1: absent(a.Additional1), Additional2: absent(a.Additional2)}
+		if c != *a {
+			a = &c
+		}
+		h.Addresses = absent(a)
+	}
+	h.Contact = absent(h.Contact)
+	h.NaturalPerson = absent(h.NaturalPerson)
+	if l := h.LegalPerson; l != nil {
+		if r := absent(l.Representative); r != l.Representative {
+			c := *l
+			c.Representative = r
+			l = &c
+		}
+		h.LegalPerson = absent(l)
+	}
+}
+
 // Validate checks every rule of a holder that a client can break and returns an
 // EINVALID error naming each bad field, or nil.
 func (h *Holder) Validate() error {

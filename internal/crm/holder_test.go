@@ -465,3 +465,90 @@ func TestHolderType_Valid(t *testing.T) {
 		}
 	}
 }
+
+// Regression (fixed bug): an empty nested object was kept at creation (graph/convert.go
+// maps `contact: {}` to a non-nil empty Contact) but dropped by an update (merge), so a
+// holder created with `contact: {}` answered an empty contact at version 1, and an
+// update sending `contact: {}` again answered no contact at version 2. DropEmptyObjects
+// is the creation half of the one rule: an object with no field set is absent.
+func TestHolder_DropEmptyObjects(t *testing.T) {
+	tests := []struct {
+		name   string
+		holder crm.Holder
+		want   crm.Holder
+	}{
+		{name: "Nothing", holder: crm.Holder{}, want: crm.Holder{}},
+		{name: "EmptyContact", holder: crm.Holder{Contact: &crm.Contact{}}, want: crm.Holder{}},
+		{name: "EmptyNaturalPerson", holder: crm.Holder{NaturalPerson: &crm.NaturalPerson{}}, want: crm.Holder{}},
+		{name: "EmptyAddresses", holder: crm.Holder{Addresses: &crm.Addresses{}}, want: crm.Holder{}},
+		{name: "AddressesOfEmptyAddresses", holder: crm.Holder{Addresses: &crm.Addresses{Primary: &crm.Address{}, Additional2: &crm.Address{}}}, want: crm.Holder{}},
+		{
+			name:   "OneEmptyAddress",
+			holder: crm.Holder{Addresses: &crm.Addresses{Primary: &crm.Address{City: ptr("Lisboa")}, Additional1: &crm.Address{}}},
+			want:   crm.Holder{Addresses: &crm.Addresses{Primary: &crm.Address{City: ptr("Lisboa")}}},
+		},
+		{name: "LegalPersonOfEmptyRepresentative", holder: crm.Holder{LegalPerson: &crm.LegalPerson{Representative: &crm.Representative{}}}, want: crm.Holder{}},
+		{
+			name:   "EmptyRepresentative",
+			holder: crm.Holder{LegalPerson: &crm.LegalPerson{TradeName: ptr("ACME"), Representative: &crm.Representative{}}},
+			want:   crm.Holder{LegalPerson: &crm.LegalPerson{TradeName: ptr("ACME")}},
+		},
+		{
+			name:   "ObjectsWithFieldsKept",
+			holder: crm.Holder{Contact: &crm.Contact{OtherPhone: ptr("1")}, NaturalPerson: &crm.NaturalPerson{Gender: ptr("f")}},
+			want:   crm.Holder{Contact: &crm.Contact{OtherPhone: ptr("1")}, NaturalPerson: &crm.NaturalPerson{Gender: ptr("f")}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before, err := json.Marshal(tt.holder)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := tt.holder
+			h.DropEmptyObjects()
+			assertJSONEqual(t, "DropEmptyObjects", h, tt.want)
+			// The caller's nested objects are replaced, never written through.
+			after, _ := json.Marshal(tt.holder)
+			if string(after) != string(before) {
+				t.Fatalf("the original holder changed:\n got %s\nwant %s", after, before)
+			}
+		})
+	}
+}
+
+// TestHolder_EmptyObjectsOneRule checks that creation (DropEmptyObjects) and update
+// (Apply) treat the same empty objects alike, so a no-op update finds nothing to change.
+func TestHolder_EmptyObjectsOneRule(t *testing.T) {
+	created := crm.Holder{
+		Type: crm.LegalPersonType, Name: "ACME", Document: "1",
+		Addresses:   &crm.Addresses{Primary: &crm.Address{}},
+		Contact:     &crm.Contact{},
+		LegalPerson: &crm.LegalPerson{Representative: &crm.Representative{}},
+		Metadata:    crm.Metadata{},
+	}
+	created.DropEmptyObjects()
+	updated := created.Apply(crm.HolderUpdate{
+		Addresses:   crm.SetTo(crm.AddressesUpdate{Primary: crm.SetTo(crm.AddressUpdate{})}),
+		Contact:     crm.SetTo(crm.ContactUpdate{}),
+		LegalPerson: crm.SetTo(crm.LegalPersonUpdate{Representative: crm.SetTo(crm.RepresentativeUpdate{})}),
+	})
+	want := crm.Holder{Type: crm.LegalPersonType, Name: "ACME", Document: "1", Metadata: crm.Metadata{}}
+	assertJSONEqual(t, "created", created, want)
+	assertJSONEqual(t, "updated", *updated, want)
+}
+
+func assertJSONEqual(t *testing.T, what string, got, want any) {
+	t.Helper()
+	g, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(g) != string(w) {
+		t.Fatalf("%s:\n got %s\nwant %s", what, g, w)
+	}
+}

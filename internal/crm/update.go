@@ -27,6 +27,18 @@ func (p Patch[T]) apply(dst **T) {
 	*dst = &v
 }
 
+// absent returns p, or nil when p points to an object with no field set. It is the one
+// rule for nested objects (SPEC §3 "optional"): an object with no field set is absent,
+// whether it was sent empty at creation (Holder.DropEmptyObjects) or emptied by an
+// update (merge), so what is stored and answered never depends on how it got there.
+func absent[T comparable](p *T) *T {
+	var zero T
+	if p == nil || *p == zero {
+		return nil
+	}
+	return p
+}
+
 // merge applies a nested object patch: null clears the object, a value merges into it
 // (creating it when absent). An object left with no field set becomes absent, so an
 // update that sets nothing stores (and answers) exactly what it found.
@@ -45,10 +57,7 @@ func merge[T comparable, U any](dst **T, p Patch[U], apply func(*T, *U)) {
 		*dst = &c
 	}
 	apply(*dst, p.Value)
-	var zero T
-	if **dst == zero {
-		*dst = nil
-	}
+	*dst = absent(*dst)
 }
 
 // mergeMetadata merges m key by key into a copy of dst: a nil value removes the key.

@@ -247,13 +247,14 @@ func (s *AliasAccountService) CreateAliasAccount(ctx context.Context, a *crm.Ali
 }
 
 // newAliasAccount validates a and returns the record to store: a copy with the
-// organization, version 1, the creation time, and ids for it and its related parties
-// (kept where set with keepIDs, see newHolder).
+// organization, version 1, the creation time, ids for it and its related parties
+// (kept where set with keepIDs, see newHolder), and no empty nested objects.
 func newAliasAccount(a *crm.AliasAccount, org uuid.UUID, t time.Time, keepIDs bool) (*crm.AliasAccount, error) {
-	if err := a.Validate(); err != nil {
+	n := *a
+	n.DropEmptyObjects()
+	if err := n.Validate(); err != nil {
 		return nil, err
 	}
-	n := *a
 	if err := assignID(&n.ID, keepIDs); err != nil {
 		return nil, err
 	}

@@ -200,12 +200,14 @@ func landed(ctx context.Context, db *sqlx.DB, table string, org, id uuid.UUID, e
 
 // newHolder validates h and returns the record to store: a copy with the organization,
 // version 1 and the creation time, a new UUIDv7 id (or, with keepID, the one h has, if
-// any: BulkLoad presets ids to link alias accounts), and empty rather than absent metadata.
+// any: BulkLoad presets ids to link alias accounts), no empty nested objects
+// (crm.Holder.DropEmptyObjects), and empty rather than absent metadata.
 func newHolder(h *crm.Holder, org uuid.UUID, t time.Time, keepID bool) (*crm.Holder, error) {
-	if err := h.Validate(); err != nil {
+	n := *h
+	n.DropEmptyObjects() // before Validate: an empty naturalPerson on a legal person is absent, as on update
+	if err := n.Validate(); err != nil {
 		return nil, err
 	}
-	n := *h
 	if err := assignID(&n.ID, keepID); err != nil {
 		return nil, err
 	}

@@ -311,7 +311,8 @@ func TestHolderService_CreateHolder_Invalid(t *testing.T) {
 		{"TypeUnknown", func(h *crm.Holder) { h.Type = "ROBOT" }, []string{"type"}},
 		{"BadEmail", func(h *crm.Holder) { h.Contact.PrimaryEmail = ptr("zephyrine at nowhere") }, []string{"contact.primaryEmail"}},
 		{"BadCountry", func(h *crm.Holder) { h.Addresses.Additional2.Country = ptr("XX") }, []string{"addresses.additional2.country"}},
-		{"LegalPersonOnNaturalPerson", func(h *crm.Holder) { h.LegalPerson = &crm.LegalPerson{} }, []string{"legalPerson"}},
+		// An empty legalPerson is absent (see TestHolderService_EmptyObjects), so it needs a field.
+		{"LegalPersonOnNaturalPerson", func(h *crm.Holder) { h.LegalPerson = &crm.LegalPerson{Size: ptr("small")} }, []string{"legalPerson"}},
 		{"BirthDateInFuture", func(h *crm.Holder) {
 			n := time.Now().UTC()
 			h.NaturalPerson.BirthDate = ptr(crm.NewDate(n.Year()+1, n.Month(), 1))

@@ -11,8 +11,9 @@ import (
 	"github.com/lerianstudio/crm-registry/internal/postgres/pgtest"
 )
 
-// Input the domain refuses before it reaches PostgreSQL: metadata numbers float64
-// would round, and text PostgreSQL cannot store in filters.
+// Input the domain refuses or reshapes before it reaches PostgreSQL: metadata numbers
+// float64 would round, text PostgreSQL cannot store in filters, and empty nested
+// objects.
 
 // beyondFloat64 is 2^53+1: float64 rounds it to 2^53.
 const beyondFloat64 = json.Number("9007199254740993")
@@ -89,6 +90,59 @@ func TestHolderService_FindHolders_UnstorableText(t *testing.T) {
 	}
 }
 
+// Regression (fixed bug): CreateHolder stored `contact: {}` as an empty contact and
+// answered it, while an update merging `contact: {}` made it absent, so a no-op update
+// changed the holder and its version. Empty objects are now absent at creation too.
+func TestHolderService_EmptyObjects(t *testing.T) {
+	t.Parallel()
+	_, s := newService(t)
+	ctx, _ := orgContext()
+	h := &crm.Holder{
+		Type: crm.LegalPersonType, Name: "ACME", Document: "12.345.678/0001-95",
+		Addresses:     &crm.Addresses{Primary: &crm.Address{}},
+		Contact:       &crm.Contact{},
+		NaturalPerson: &crm.NaturalPerson{}, // on a legal person: absent, so not refused
+		LegalPerson:   &crm.LegalPerson{TradeName: ptr("ACME"), Representative: &crm.Representative{}},
+	}
+	h = mustCreate(t, ctx, s, h)
+	want := &crm.Holder{
+		ID: h.ID, OrganizationID: h.OrganizationID, Type: crm.LegalPersonType, Name: "ACME", Document: "12.345.678/0001-95",
+		LegalPerson: &crm.LegalPerson{TradeName: ptr("ACME")}, Metadata: crm.Metadata{},
+		Version: 1, CreatedAt: h.CreatedAt, UpdatedAt: h.CreatedAt,
+	}
+	assertHolderEqual(t, h, want)
+	stored, err := s.FindHolderByID(ctx, h.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertHolderEqual(t, stored, want)
+
+	// Sending the same empty objects again changes nothing: no new version.
+	noop := crm.HolderUpdate{
+		Addresses:   crm.SetTo(crm.AddressesUpdate{Primary: crm.SetTo(crm.AddressUpdate{})}),
+		Contact:     crm.SetTo(crm.ContactUpdate{}),
+		LegalPerson: crm.SetTo(crm.LegalPersonUpdate{Representative: crm.SetTo(crm.RepresentativeUpdate{})}),
+	}
+	got, err := s.UpdateHolder(ctx, h.ID, noop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertHolderEqual(t, got, want)
+	if stored, err = s.FindHolderByID(ctx, h.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	assertHolderEqual(t, stored, want)
+
+	// A real change still makes a new version.
+	got, err = s.UpdateHolder(ctx, h.ID, crm.HolderUpdate{Contact: crm.SetTo(crm.ContactUpdate{OtherPhone: crm.SetTo("1")})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 2 || got.Contact == nil || *got.Contact.OtherPhone != "1" {
+		t.Fatalf("after a change: version %d, contact %+v", got.Version, got.Contact)
+	}
+}
+
 func newAliasService(t *testing.T) (*postgres.HolderService, *postgres.AliasAccountService) {
 	t.Helper()
 	db, hs := newService(t)
@@ -99,7 +153,7 @@ func newAlias(holder uuid.UUID) *crm.AliasAccount {
 	return &crm.AliasAccount{HolderID: holder, LedgerID: uuid.New(), AccountID: uuid.New()}
 }
 
-// The alias account halves of the two tests above.
+// The alias account halves of the three tests above.
 func TestAliasAccountService_Input(t *testing.T) {
 	t.Parallel()
 	hs, s := newAliasService(t)
@@ -156,6 +210,35 @@ func TestAliasAccountService_Input(t *testing.T) {
 			if p != nil {
 				t.Errorf("%s: a page was returned with the error", tt.field)
 			}
+		}
+	})
+
+	t.Run("EmptyObjects", func(t *testing.T) {
+		a := newAlias(h.ID)
+		a.BankingDetails = &crm.BankingDetails{}
+		a.RegulatoryFields = &crm.RegulatoryFields{}
+		if err := s.CreateAliasAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		if a.BankingDetails != nil || a.RegulatoryFields != nil || a.Version != 1 {
+			t.Fatalf("created: bankingDetails %+v, regulatoryFields %+v, version %d", a.BankingDetails, a.RegulatoryFields, a.Version)
+		}
+		stored, err := s.FindAliasAccountByID(ctx, a.ID, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.BankingDetails != nil || stored.RegulatoryFields != nil || stored.Version != 1 {
+			t.Fatalf("read back: bankingDetails %+v, regulatoryFields %+v, version %d", stored.BankingDetails, stored.RegulatoryFields, stored.Version)
+		}
+		got, err := s.UpdateAliasAccount(ctx, a.ID, crm.AliasAccountUpdate{
+			BankingDetails:   crm.SetTo(crm.BankingDetailsUpdate{}),
+			RegulatoryFields: crm.SetTo(crm.RegulatoryFieldsUpdate{ParticipantDocument: crm.Clear[string]()}),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.BankingDetails != nil || got.RegulatoryFields != nil || got.Version != 1 || !got.UpdatedAt.Equal(a.UpdatedAt) {
+			t.Fatalf("no-op update: bankingDetails %+v, regulatoryFields %+v, version %d", got.BankingDetails, got.RegulatoryFields, got.Version)
 		}
 	})
 }
