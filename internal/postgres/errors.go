@@ -50,6 +50,12 @@ func mapSQLState(err error, code, constraint string) error {
 		return crm.Errorf(crm.EINVALID, "Input contains characters that cannot be stored.")
 	case "57014": // query_canceled: statement_timeout or a cancelled request
 		return crm.Errorf(crm.ETIMEOUT, "The operation took too long and was cancelled.")
+	case "40P01", "40001": // deadlock_detected, serialization_failure: rolled back, safe to retry
+		// The write paths take their locks in one order, so this is a backstop: the client's
+		// remedy is VERSION_CONFLICT's, read the record again and retry.
+		return crm.Errorf(crm.EVERSIONCONFLICT, "The record was changed by a concurrent request: read it again and retry.")
+	case "22003": // numeric_value_out_of_range: validation should have caught it
+		return crm.Errorf(crm.EINVALID, "A number in the input is out of range.")
 	}
 	return err
 }
