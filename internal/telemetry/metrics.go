@@ -79,13 +79,20 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
-		route := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			route = rc.RoutePattern()
-		}
+		route := routeLabel(r)
 		m.httpRequests.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(ww.Status())).Inc()
 		m.httpDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})
+}
+
+// routeLabel is the chi route pattern r matched (e.g. /graphiql/*), or "unmatched": what
+// metrics and the access log say of a request's path. The raw path is the client's text,
+// which may be anything, personal data included.
+func routeLabel(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+		return rc.RoutePattern()
+	}
+	return "unmatched"
 }
 
 // OperationDone records a finished GraphQL operation (graph.Observer) and names it in

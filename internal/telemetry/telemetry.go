@@ -72,7 +72,8 @@ func (h contextHandler) WithGroup(name string) slog.Handler {
 }
 
 // AccessLog logs one line per request with method, path, status, duration and, for
-// GraphQL requests, the operation name. Never the query string or the body.
+// GraphQL requests, the operation name. The path is the route the request matched
+// (routeLabel), not the raw path; never the query string or the body.
 func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +87,7 @@ func AccessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			next.ServeHTTP(ww, r)
 			attrs := []slog.Attr{
-				slog.String("method", methodLabel(r.Method)), slog.String("path", r.URL.Path),
+				slog.String("method", methodLabel(r.Method)), slog.String("path", routeLabel(r)),
 				slog.Int("status", ww.Status()), slog.Duration("duration", time.Since(start)),
 			}
 			info.mu.Lock()

@@ -18,38 +18,53 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
-// TestAccessLog: at info level one JSON line per request with method, path and status;
-// at warn level none, and the response passes through untouched either way.
+// TestAccessLog: at info level one JSON line per request with method, route and status
+// (the route pattern the request matched, or "unmatched": never the raw path, which is
+// the client's text, nor the query string); at warn level none, and the response passes
+// through untouched either way.
 func TestAccessLog(t *testing.T) {
 	for _, tc := range []struct {
-		level slog.Level
-		lines int
-	}{{slog.LevelInfo, 1}, {slog.LevelWarn, 0}} {
+		level        slog.Level
+		target, path string // request target, and the path logged for it ("" for no line)
+		status       int
+	}{
+		{slog.LevelInfo, "/graphql?secret=1", "/graphql", http.StatusTeapot},
+		{slog.LevelInfo, "/holders/123.456.789-09?secret=1", "unmatched", http.StatusNotFound},
+		{slog.LevelWarn, "/graphql?secret=1", "", http.StatusTeapot},
+	} {
 		var logs bytes.Buffer
-		h := AccessLog(NewLogger(&logs, tc.level))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		r := chi.NewRouter()
+		r.Use(AccessLog(NewLogger(&logs, tc.level)))
+		r.Post("/graphql", func(w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(http.StatusTeapot)
 			_, _ = w.Write([]byte("body"))
-		}))
+		})
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/graphql?secret=1", nil))
-		if rec.Code != http.StatusTeapot || rec.Body.String() != "body" {
-			t.Errorf("level %v: response %d %q, want 418 \"body\"", tc.level, rec.Code, rec.Body.String())
+		r.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, tc.target, nil))
+		if rec.Code != tc.status || (tc.status == http.StatusTeapot && rec.Body.String() != "body") {
+			t.Errorf("%v %s: response %d %q, want %d", tc.level, tc.target, rec.Code, rec.Body.String(), tc.status)
 		}
-		if n := bytes.Count(logs.Bytes(), []byte("\n")); n != tc.lines {
-			t.Fatalf("level %v: %d log lines, want %d: %s", tc.level, n, tc.lines, logs.String())
+		lines := 0
+		if tc.path != "" {
+			lines = 1
 		}
-		if tc.lines == 0 {
+		if n := bytes.Count(logs.Bytes(), []byte("\n")); n != lines {
+			t.Fatalf("%v %s: %d log lines, want %d: %s", tc.level, tc.target, n, lines, logs.String())
+		}
+		if lines == 0 {
 			continue
 		}
 		var line map[string]any
 		if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
 			t.Fatal(err)
 		}
-		if line["msg"] != "request" || line["method"] != "POST" || line["path"] != "/graphql" || line["status"] != float64(http.StatusTeapot) {
-			t.Errorf("access log line %v", line)
+		if line["msg"] != "request" || line["method"] != "POST" || line["path"] != tc.path || line["status"] != float64(tc.status) {
+			t.Errorf("%s: access log line %v, want path %q and status %d", tc.target, line, tc.path, tc.status)
 		}
-		if bytes.Contains(logs.Bytes(), []byte("secret")) {
-			t.Errorf("the query string was logged: %s", logs.String())
+		for _, leak := range []string{"secret", "123.456.789-09", "holders"} {
+			if bytes.Contains(logs.Bytes(), []byte(leak)) {
+				t.Errorf("%s: the log has %q: %s", tc.target, leak, logs.String())
+			}
 		}
 	}
 }
