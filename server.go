@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -102,7 +103,7 @@ func run(ctx context.Context, args runArgs) error {
 		wrapConnector = func(c driver.Connector) driver.Connector {
 			return postgres.ObserveStatements(c, telemetry.TraceStatement)
 		}
-		logger.Info("tracing enabled", "otlp_endpoint", cfg.OTLPEndpoint)
+		logger.Info("tracing enabled", "otlp_endpoint", withoutCredentials(cfg.OTLPEndpoint))
 	}
 
 	dsn := cfg.DatabaseURL
@@ -147,7 +148,7 @@ func run(ctx context.Context, args runArgs) error {
 			Address: cfg.AuthAddress, ApplicationName: cfg.ApplicationName, Timeout: cfg.AuthTimeout,
 			AllowTTL: cfg.AuthCacheAllowTTL, DenyTTL: cfg.AuthCacheDenyTTL, Observe: metrics,
 		})
-		logger.Info("access control enabled", "access_manager", cfg.AuthAddress, "application", cfg.ApplicationName)
+		logger.Info("access control enabled", "access_manager", withoutCredentials(cfg.AuthAddress), "application", cfg.ApplicationName)
 	} else {
 		logger.Warn("access control disabled (PLUGIN_AUTH_ENABLED=false): every caller may do everything")
 	}
@@ -300,6 +301,18 @@ func newRouter(cfg config.Config, db *sqlx.DB, gql http.Handler, metrics *teleme
 		r.Get("/", http.RedirectHandler("/graphiql", http.StatusFound).ServeHTTP)
 	}
 	return r
+}
+
+// withoutCredentials is a configured address as the log may show it: a URL without its
+// user information, where a deployment may have put a password or a token. What does not
+// parse as a URL is not shown at all.
+func withoutCredentials(addr string) string {
+	u, err := url.Parse(addr)
+	if err != nil {
+		return "(not a URL)"
+	}
+	u.User = nil
+	return u.String()
 }
 
 // healthcheck probes /health of the server running in this container (distroless
