@@ -1448,7 +1448,7 @@ type Holder @key(fields: "id") @entityResolver(multi: true) {
   metadata: JSON!
   "Starts at 1 and grows by one on every change; send it back as expectedVersion for optimistic concurrency."
   version: Int!
-  "When the holder was created."
+  "When the holder was created (lists in creation order follow it)."
   createdAt: Time!
   "When the holder last changed."
   updatedAt: Time!
@@ -1949,7 +1949,7 @@ type AliasAccount @key(fields: "id") @entityResolver(multi: true) {
   metadata: JSON!
   "Starts at 1 and grows by one on every change."
   version: Int!
-  "When the alias account was created."
+  "When the alias account was created (lists in creation order follow it)."
   createdAt: Time!
   "When the alias account last changed."
   updatedAt: Time!

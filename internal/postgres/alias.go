@@ -216,7 +216,7 @@ func (s *AliasAccountService) CreateAliasAccount(ctx context.Context, a *crm.Ali
 	if err != nil {
 		return err
 	}
-	n, err := newAliasAccount(a, org, now(), false)
+	n, err := newAliasAccount(a, org, time.Time{}, false) // a new id: created at its time
 	if err != nil {
 		return err
 	}
@@ -255,8 +255,12 @@ func newAliasAccount(a *crm.AliasAccount, org uuid.UUID, t time.Time, keepIDs bo
 	if err := n.Validate(); err != nil {
 		return nil, err
 	}
-	if err := assignID(&n.ID, keepIDs); err != nil {
+	fresh, err := assignID(&n.ID, keepIDs)
+	if err != nil {
 		return nil, err
+	}
+	if fresh {
+		t = creationTime(n.ID) // see newHolder
 	}
 	n.OrganizationID, n.Version, n.CreatedAt, n.UpdatedAt, n.DeletedAt, n.Holder = org, 1, t, t, nil, nil
 	if n.Metadata == nil {
@@ -265,7 +269,7 @@ func newAliasAccount(a *crm.AliasAccount, org uuid.UUID, t time.Time, keepIDs bo
 	n.RelatedParties = make([]*crm.RelatedParty, len(a.RelatedParties))
 	for i, p := range a.RelatedParties {
 		c := *p
-		if err := assignID(&c.ID, keepIDs); err != nil {
+		if _, err := assignID(&c.ID, keepIDs); err != nil {
 			return nil, err
 		}
 		n.RelatedParties[i] = &c
