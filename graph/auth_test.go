@@ -352,3 +352,67 @@ func TestAuthNestedFieldsOfMutations(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthCascade: deleting a holder with cascade: true deletes its active alias accounts
+// too, so it needs aliases/delete besides holders/delete; without cascade, or with both
+// permissions, the holder's delete goes on as usual.
+func TestAuthCascade(t *testing.T) {
+	t.Parallel()
+	holderAdmin := "lerian/holder-admin" // holders only
+	fullAdmin := "lerian/full-admin"     // holders and alias accounts
+	var rules []string
+	for _, sub := range []string{holderAdmin, fullAdmin} {
+		for _, act := range []string{"get", "post", "delete"} {
+			rules = append(rules, authtest.Rule(sub, "holders", act))
+		}
+		rules = append(rules, authtest.Rule(sub, "aliases", "post"))
+	}
+	rules = append(rules, authtest.Rule(fullAdmin, "aliases", "delete"))
+	am := authtest.NewServer(t, rules...)
+	s := newAuthServer(t, am, auth.ClientOptions{})
+	org := newOrg()
+	holderToken, fullToken := authtest.UserToken("lerian", "holder-admin"), authtest.UserToken("lerian", "full-admin")
+
+	newHolderWithAlias := func(doc string) string {
+		var out struct {
+			CreateHolder struct{ Holder struct{ ID string } }
+		}
+		if errs := s.postAs(t, org, fullToken, `mutation($in: CreateHolderInput!) { createHolder(input: $in) { holder { id } } }`,
+			map[string]any{"in": naturalPersonInput("Ana Souza", doc)}, &out); len(errs) > 0 {
+			t.Fatalf("create holder: %+v", errs)
+		}
+		id := out.CreateHolder.Holder.ID
+		if errs := s.postAs(t, org, fullToken, `mutation($in: CreateAliasAccountInput!) { createAliasAccount(input: $in) { aliasAccount { id } } }`,
+			map[string]any{"in": minimalAliasInput(id, uuidString(), uuidString())}, nil); len(errs) > 0 {
+			t.Fatalf("create alias account: %+v", errs)
+		}
+		return id
+	}
+	active := func(holderID string) (holders, aliases int) {
+		if err := s.db.Get(&holders, `SELECT count(*) FROM holders WHERE id = $1 AND deleted_at IS NULL`, holderID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.db.Get(&aliases, `SELECT count(*) FROM alias_accounts WHERE holder_id = $1 AND deleted_at IS NULL`, holderID); err != nil {
+			t.Fatal(err)
+		}
+		return holders, aliases
+	}
+
+	for _, mutation := range []string{
+		`mutation($id: ID!, $c: Boolean) { softDeleteHolder(input: {id: $id, cascade: $c}) { holder { id } } }`,
+		`mutation($id: ID!, $c: Boolean) { hardDeleteHolder(input: {id: $id, cascade: $c}) { id } }`,
+	} {
+		id := newHolderWithAlias(fmt.Sprintf("CASCADE-%d", len(mutation)))
+		wantCode(t, s.postAs(t, org, holderToken, mutation, map[string]any{"id": id, "c": true}, nil), crm.EFORBIDDEN)
+		if h, a := active(id); h != 1 || a != 1 {
+			t.Fatalf("%s refused, yet %d holders and %d alias accounts are left active, want 1 and 1", mutation, h, a)
+		}
+		wantCode(t, s.postAs(t, org, holderToken, mutation, map[string]any{"id": id, "c": false}, nil), crm.EHASALIASES)
+		if errs := s.postAs(t, org, fullToken, mutation, map[string]any{"id": id, "c": true}, nil); len(errs) > 0 {
+			t.Fatalf("%s with both permissions: %+v", mutation, errs)
+		}
+		if h, a := active(id); h != 0 || a != 0 {
+			t.Fatalf("%s: %d holders and %d alias accounts left active, want none", mutation, h, a)
+		}
+	}
+}

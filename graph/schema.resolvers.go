@@ -56,6 +56,9 @@ func (r *mutationResolver) UpdateHolder(ctx context.Context, input model.UpdateH
 
 // SoftDeleteHolder is the resolver for the softDeleteHolder field.
 func (r *mutationResolver) SoftDeleteHolder(ctx context.Context, input model.SoftDeleteHolderInput) (*model.SoftDeleteHolderPayload, error) {
+	if err := r.authorizeCascade(ctx, input.Cascade); err != nil {
+		return nil, err
+	}
 	h, err := r.HolderService.DeleteHolder(ctx, input.ID, false, isTrue(input.Cascade))
 	if err != nil {
 		return nil, err
@@ -65,6 +68,9 @@ func (r *mutationResolver) SoftDeleteHolder(ctx context.Context, input model.Sof
 
 // HardDeleteHolder is the resolver for the hardDeleteHolder field.
 func (r *mutationResolver) HardDeleteHolder(ctx context.Context, input model.HardDeleteHolderInput) (*model.HardDeleteHolderPayload, error) {
+	if err := r.authorizeCascade(ctx, input.Cascade); err != nil {
+		return nil, err
+	}
 	if _, err := r.HolderService.DeleteHolder(ctx, input.ID, true, isTrue(input.Cascade)); err != nil {
 		return nil, err
 	}
