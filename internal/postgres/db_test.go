@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -135,5 +136,131 @@ func TestOpen_FrozenBackend(t *testing.T) {
 	}
 	if other == pid {
 		t.Errorf("pool still uses the connection that timed out (backend %d)", pid)
+	}
+}
+
+// gatedPrepares makes the pool's prepares of one query wait until released (or their
+// context ends), as a prepare stuck on a database that does not answer.
+type gatedPrepares struct {
+	query   string
+	entered chan struct{} // receives once per gated prepare
+	release chan struct{} // closed to let them through
+}
+
+func (g *gatedPrepares) wrap(c driver.Connector) driver.Connector { return gatedConnector{c, g} }
+
+type gatedConnector struct {
+	driver.Connector
+	g *gatedPrepares
+}
+
+func (gc gatedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	c, err := gc.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return gatedConn{c, gc.g}, nil
+}
+
+type gatedConn struct {
+	driver.Conn
+	g *gatedPrepares
+}
+
+func (c gatedConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	if q == c.g.query {
+		c.g.entered <- struct{}{}
+		select {
+		case <-c.g.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
+}
+
+// TestStmtCache_PrepareBlocksNoOne: while one statement's prepare is stuck, a cache hit
+// and another statement's prepare both go ahead.
+func TestStmtCache_PrepareBlocksNoOne(t *testing.T) {
+	t.Parallel()
+	g := &gatedPrepares{query: "SELECT 2", entered: make(chan struct{}, 1), release: make(chan struct{})}
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(g.release) }) }
+	t.Cleanup(release)
+	db := openOwnPool(t, postgres.Options{MaxConns: 4, WrapConnector: g.wrap})
+	cache := postgres.NewStmtCache(db)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := cache.Get(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+
+	stuck := make(chan error, 1)
+	go func() {
+		_, err := cache.Get(ctx, "SELECT 2")
+		stuck <- err
+	}()
+	select {
+	case <-g.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the gated prepare never started")
+	}
+
+	for _, q := range []string{"SELECT 1", "SELECT 3"} { // a hit, then another miss
+		got := make(chan error, 1)
+		go func() {
+			_, err := cache.Get(ctx, q)
+			got <- err
+		}()
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatalf("Get(%q): %v", q, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("Get(%q) waited for another statement's prepare", q)
+		}
+	}
+	release()
+	if err := <-stuck; err != nil {
+		t.Fatalf("the released prepare: %v", err)
+	}
+}
+
+// TestStmtCache_ConcurrentMisses: requests that miss the same statement together each
+// prepare it, and all of them get the one that was kept, which works.
+func TestStmtCache_ConcurrentMisses(t *testing.T) {
+	t.Parallel()
+	db := openOwnPool(t, postgres.Options{MaxConns: 8})
+	cache := postgres.NewStmtCache(db)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const n = 16
+	start := make(chan struct{})
+	stmts := make([]*sqlx.Stmt, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			stmts[i], errs[i] = cache.Get(ctx, "SELECT $1::int + 1")
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("Get %d: %v", i, errs[i])
+		}
+		if stmts[i] != stmts[0] {
+			t.Fatalf("Get %d returned another statement than Get 0: the cache kept more than one", i)
+		}
+	}
+	var got int
+	if err := stmts[0].QueryRowContext(ctx, 41).Scan(&got); err != nil || got != 42 {
+		t.Fatalf("kept statement: %d, %v; want 42", got, err)
+	}
+	if again, err := cache.Get(ctx, "SELECT $1::int + 1"); err != nil || again != stmts[0] {
+		t.Fatalf("Get after the race = %p, %v; want the kept statement %p", again, err, stmts[0])
 	}
 }
