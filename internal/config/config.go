@@ -206,8 +206,23 @@ func Load(getenv Env) (Config, error) {
 	if c.DBDriver != "pq" && c.DBDriver != "pgx" {
 		p.fail("DB_DRIVER", "must be pq or pgx")
 	}
-	if c.DBMaxConns < 1 {
-		p.fail("DB_MAX_CONNS", "must be at least 1")
+	// Numeric limits: each out-of-range value would break the server rather than tune it
+	// (HTTP_REQUEST_TIMEOUT=0 fails every request, HTTP_BODY_LIMIT<=0 refuses every POST,
+	// a GraphQL limit of 0 or less would silently mean the default or no limit at all).
+	p.atLeast("DB_MAX_CONNS", c.DBMaxConns, 1)
+	p.atLeast("GRAPHQL_DEPTH_LIMIT", c.QueryDepthLimit, 1)
+	p.atLeast("GRAPHQL_MAX_FIELDS", c.MaxFields, 1)
+	p.atLeast("GRAPHQL_TOKEN_LIMIT", c.TokenLimit, 1)
+	p.atLeast("GRAPHQL_COMPLEXITY_LIMIT", c.ComplexityLimit, 1)
+	p.atLeast("HTTP_BODY_LIMIT", int(c.BodyLimit), 1)
+	p.durAtLeast("HTTP_REQUEST_TIMEOUT", c.RequestTimeout, time.Millisecond)
+	p.durAtLeast("SHUTDOWN_TIMEOUT", c.ShutdownTimeout, time.Millisecond)
+	p.durAtLeast("PLUGIN_AUTH_TIMEOUT", c.AuthTimeout, time.Millisecond)
+	// 0 is "off" for these (documented): the statement timeout then is PostgreSQL's own
+	// (none by default), and a TTL of 0 caches nothing. A statement timeout under 1ms
+	// would be sent as 0 milliseconds, turning the bound off unasked.
+	if c.StatementTimeout != 0 {
+		p.durAtLeast("DB_STATEMENT_TIMEOUT", c.StatementTimeout, time.Millisecond, "or 0 for none")
 	}
 	if c.DebugAddress != "" {
 		host, _, err := net.SplitHostPort(c.DebugAddress)
@@ -305,6 +320,21 @@ func (p *parser) int(name string, def int) int {
 		p.fail(name, "must be an integer")
 	}
 	return n
+}
+
+// atLeast fails name unless n >= lowest (once: not when it failed to parse).
+func (p *parser) atLeast(name string, n, lowest int) {
+	if n < lowest && !p.failed(name) {
+		p.fail(name, fmt.Sprintf("must be an integer of at least %d, not %d", lowest, n))
+	}
+}
+
+// durAtLeast fails name unless d >= lowest (once: not when it failed to parse); alt
+// names another allowed value.
+func (p *parser) durAtLeast(name string, d, lowest time.Duration, alt ...string) {
+	if d < lowest && !p.failed(name) {
+		p.fail(name, strings.Join(append([]string{"must be a duration of at least " + lowest.String()}, alt...), " ")+", not "+d.String())
+	}
 }
 
 func (p *parser) bool(name string, def bool) bool {

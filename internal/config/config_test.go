@@ -188,6 +188,78 @@ func TestLoad_Errors(t *testing.T) {
 	}
 }
 
+// TestLoad_Limits: numeric settings outside their range are refused with an error that
+// names the variable and the range, once (a value that does not parse is reported as
+// such, not also as out of range); the boundary values and the documented "0 = off"
+// values load.
+func TestLoad_Limits(t *testing.T) {
+	refused := []struct {
+		name, value, want string // want: the range the error must state
+	}{
+		{"HTTP_REQUEST_TIMEOUT", "0", "at least 1ms"},
+		{"HTTP_REQUEST_TIMEOUT", "0s", "at least 1ms"},
+		{"SHUTDOWN_TIMEOUT", "0", "at least 1ms"},
+		{"PLUGIN_AUTH_TIMEOUT", "0s", "at least 1ms"},
+		{"DB_STATEMENT_TIMEOUT", "500us", "at least 1ms or 0 for none"},
+		{"HTTP_BODY_LIMIT", "-1", "at least 1"},
+		{"HTTP_BODY_LIMIT", "0", "at least 1"},
+		{"GRAPHQL_COMPLEXITY_LIMIT", "-1", "at least 1"},
+		{"GRAPHQL_COMPLEXITY_LIMIT", "0", "at least 1"},
+		{"GRAPHQL_DEPTH_LIMIT", "-1", "at least 1"},
+		{"GRAPHQL_DEPTH_LIMIT", "0", "at least 1"},
+		{"GRAPHQL_MAX_FIELDS", "0", "at least 1"},
+		{"GRAPHQL_TOKEN_LIMIT", "-5", "at least 1"},
+		{"DB_MAX_CONNS", "-2", "at least 1"},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			_, err := config.Load(env(withKeys(map[string]string{tt.name: tt.value})))
+			if err == nil {
+				t.Fatalf("Load accepted %s=%s", tt.name, tt.value)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tt.name+" must be") || !strings.Contains(msg, tt.want) {
+				t.Errorf("error %q does not name %s with its range (%q)", msg, tt.name, tt.want)
+			}
+		})
+	}
+
+	t.Run("UnparsableReportedOnce", func(t *testing.T) {
+		_, err := config.Load(env(withKeys(map[string]string{"GRAPHQL_DEPTH_LIMIT": "deep", "HTTP_REQUEST_TIMEOUT": "-1s"})))
+		if err == nil {
+			t.Fatal("Load accepted unparsable values")
+		}
+		for _, name := range []string{"GRAPHQL_DEPTH_LIMIT", "HTTP_REQUEST_TIMEOUT"} {
+			if n := strings.Count(err.Error(), name); n != 1 {
+				t.Errorf("error %q mentions %s %d times, want once", err, name, n)
+			}
+		}
+	})
+
+	t.Run("Boundaries", func(t *testing.T) {
+		c := mustLoad(t, withKeys(map[string]string{
+			"HTTP_REQUEST_TIMEOUT": "1ms", "SHUTDOWN_TIMEOUT": "1ms", "PLUGIN_AUTH_TIMEOUT": "1ms",
+			"DB_STATEMENT_TIMEOUT": "1ms", "HTTP_BODY_LIMIT": "1", "GRAPHQL_COMPLEXITY_LIMIT": "1",
+			"GRAPHQL_DEPTH_LIMIT": "1", "GRAPHQL_MAX_FIELDS": "1", "GRAPHQL_TOKEN_LIMIT": "1", "DB_MAX_CONNS": "1",
+		}))
+		if c.RequestTimeout != time.Millisecond || c.ShutdownTimeout != time.Millisecond || c.AuthTimeout != time.Millisecond ||
+			c.StatementTimeout != time.Millisecond {
+			t.Errorf("durations = %v/%v/%v/%v, want 1ms each", c.RequestTimeout, c.ShutdownTimeout, c.AuthTimeout, c.StatementTimeout)
+		}
+		if c.BodyLimit != 1 || c.ComplexityLimit != 1 || c.QueryDepthLimit != 1 || c.MaxFields != 1 || c.TokenLimit != 1 || c.DBMaxConns != 1 {
+			t.Errorf("limits = %d/%d/%d/%d/%d/%d, want 1 each", c.BodyLimit, c.ComplexityLimit, c.QueryDepthLimit, c.MaxFields, c.TokenLimit, c.DBMaxConns)
+		}
+	})
+
+	t.Run("ZeroMeansOff", func(t *testing.T) {
+		c := mustLoad(t, withKeys(map[string]string{
+			"DB_STATEMENT_TIMEOUT": "0", "PLUGIN_AUTH_CACHE_ALLOW_TTL": "0s", "PLUGIN_AUTH_CACHE_DENY_TTL": "0",
+		}))
+		if c.StatementTimeout != 0 || c.AuthCacheAllowTTL != 0 || c.AuthCacheDenyTTL != 0 {
+			t.Errorf("StatementTimeout = %v, TTLs = %v/%v; want 0 (off) each", c.StatementTimeout, c.AuthCacheAllowTTL, c.AuthCacheDenyTTL)
+		}
+	})
+}
+
 // TestLoad_DebugAddress: the pprof listener is off by default, any host:port in
 // development, and loopback only in production, where every other setting here is
 // valid so the refusal can only be DEBUG_ADDR's.
