@@ -273,15 +273,7 @@ func newRouter(cfg config.Config, db *sqlx.DB, gql http.Handler, metrics *teleme
 	r.Get("/health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := db.PingContext(ctx); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	r.Get("/readyz", readyHandler(db, readyTimeout))
 	r.Get("/version", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"version": cfg.Version})
 	})
@@ -301,6 +293,34 @@ func newRouter(cfg config.Config, db *sqlx.DB, gql http.Handler, metrics *teleme
 		r.Get("/", http.RedirectHandler("/graphiql", http.StatusFound).ServeHTTP)
 	}
 	return r
+}
+
+// readyTimeout bounds /readyz's database ping.
+const readyTimeout = 2 * time.Second
+
+// readyHandler answers /readyz: 200 when a ping of db succeeds within timeout, else 503.
+// The ping runs beside the answer: lib/pq does not stop a read at the context's deadline
+// (the connection's own I/O deadline, the statement timeout and a margin, ends it), and
+// a probe must be answered in its time, not the database's. A ping left behind ends at
+// that deadline.
+func readyHandler(db *sqlx.DB, timeout time.Duration) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		pinged := make(chan error, 1)
+		go func() { pinged <- db.PingContext(ctx) }()
+		var err error
+		select {
+		case err = <-pinged:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	}
 }
 
 // withoutCredentials is a configured address as the log may show it: a URL without its
