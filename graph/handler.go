@@ -162,7 +162,11 @@ func OrganizationMiddleware(next http.Handler) http.Handler {
 	})
 }
 
-var tracer = otel.Tracer("github.com/lerianstudio/crm-registry/graph")
+// tracerName names this package's tracer. It is looked up on the global provider at each
+// use, not once: a tracer taken before the provider is set forwards to the first provider
+// ever set, so a later one (a restarted server in the same process, a second test) would
+// never see its spans.
+const tracerName = "github.com/lerianstudio/crm-registry/graph"
 
 // traceRootField wraps each root field (query, mutation or entity resolution) in a span
 // named after the field. Arguments are never recorded: they may carry personal data.
@@ -177,7 +181,7 @@ func traceRootField(ctx context.Context, next graphql.RootResolver) graphql.Mars
 			op = "Mutation"
 		}
 	}
-	ctx, span := tracer.Start(ctx, "graphql."+op+"."+fc.Field.Name)
+	ctx, span := otel.Tracer(tracerName).Start(ctx, "graphql."+op+"."+fc.Field.Name)
 	defer span.End()
 	return next(ctx)
 }

@@ -21,7 +21,9 @@ import (
 	"github.com/lerianstudio/crm-registry/internal/crm"
 )
 
-var tracer = otel.Tracer("github.com/lerianstudio/crm-registry/auth")
+// tracerName names this package's tracer, looked up on the global provider at each use
+// (see graph's tracerName for why not once).
+const tracerName = "github.com/lerianstudio/crm-registry/auth"
 
 // ClientOptions configure the Access Manager client.
 type ClientOptions struct {
@@ -194,7 +196,7 @@ func (c *Client) call(ctx context.Context, token string, body []byte) (bool, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", token) // lib-auth sends the raw token, without "Bearer"
-	ctx, span := tracer.Start(ctx, "access-manager authorize", trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := otel.Tracer(tracerName).Start(ctx, "access-manager authorize", trace.WithSpanKind(trace.SpanKindClient))
 	defer span.End()
 	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := c.http.Do(req)
