@@ -64,6 +64,7 @@ type Cluster struct {
 	pid     int
 	temp    bool          // remove dataDir on Stop
 	done    chan struct{} // closed when our child postmaster has exited; nil if adopted
+	lock    *os.File      // this process's hold on a persistent data directory (lockDataDir)
 	logf    func(format string, args ...any)
 
 	stopOnce sync.Once
@@ -72,7 +73,9 @@ type Cluster struct {
 
 // Start runs a persistent cluster in opts.DataDir, creating it with initdb
 // when it is empty and reusing it afterwards. A server left running on that
-// data directory by an earlier process is adopted (and stopped by Stop).
+// data directory by an earlier process that has exited is adopted (and stopped
+// by Stop); while the process that started it still runs, Start refuses the
+// data directory (lockDataDir).
 //
 // When running as root, the server runs as the "postgres" OS user; if that
 // user cannot reach opts.DataDir, a directory under /var/tmp is used instead
@@ -94,11 +97,44 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, fmt.Errorf("devdb: data dir %s: %w", want, err)
 	}
 	h.logf("using data dir %s", dir)
+	lock, err := lockDataDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("devdb: %w", err)
+	}
 	c, err := h.launch(ctx, dir, opts, false)
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("devdb: start PostgreSQL in %s: %w", dir, err)
 	}
+	c.lock = lock
 	return c, nil
+}
+
+// lockDataDir takes the persistent data directory dir for this process: an exclusive
+// flock on the file dir + ".lock" beside it, held until Stop, with this process's pid in
+// it for the message another process gets. The kernel releases the lock when its process
+// exits, however it exits, so a server whose owner is gone is free to adopt; one whose
+// owner still runs is not: a second `make run` on the same DATA_DIR would adopt it and
+// stop it on exit, under the first.
+func lockDataDir(dir string) (*os.File, error) {
+	name := dir + ".lock"
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		owner, _ := os.ReadFile(name)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("data directory %s is in use by another process (pid %s): stop it, or set DATA_DIR to another directory",
+				dir, strings.TrimSpace(string(owner)))
+		}
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
 }
 
 // StartTemp runs a throw-away cluster in a fresh temporary directory, tuned
@@ -164,6 +200,9 @@ func (c *Cluster) CreateDatabase(ctx context.Context, name, template string) err
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
 		err := c.terminate()
+		if c.lock != nil {
+			err = errors.Join(err, c.lock.Close())
+		}
 		if c.temp {
 			err = errors.Join(err, os.RemoveAll(c.dataDir))
 			_ = os.Remove(c.dataDir + ".owner")

@@ -161,7 +161,21 @@ func TestStartPersistent(t *testing.T) {
 		t.Fatalf("kept = %q", got)
 	}
 
-	// A server left running on the data directory is adopted and stopped.
+	// While the process that started it runs, the data directory is not another's:
+	// adopting its server would stop it under that process.
+	if again, err := devdb.Start(ctx, opts); err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		if again != nil {
+			again.Stop()
+		}
+		t.Fatalf("a second Start on a data directory in use: %v, want an error saying it is in use", err)
+	}
+	if got := queryString(t, open(t, c.URL("postgres")), "SELECT v FROM kept"); got != "still here" {
+		t.Fatalf("after the refused Start, kept = %q", got)
+	}
+
+	// A server left running on the data directory by a process that has gone is adopted
+	// and stopped.
+	devdb.Abandon(c)
 	adopted, err := devdb.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
