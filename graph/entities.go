@@ -71,9 +71,13 @@ func inOrder[T any](ids []uuid.UUID, found []*T, key func(*T) uuid.UUID) []*T {
 // findAccounts resolves Account representations (owned by the ledger subgraph: nothing
 // to look up for the account itself) and, so that the accounts' holder and aliasAccount
 // cost one statement each whatever the timing, fetches their alias accounts and those
-// accounts' holders for all representations at once and primes the loaders. A failure
-// here (say, no organization) is left to the fields, which report it each.
+// accounts' holders for all representations at once and primes the loaders. Without an
+// organization nothing is answered, not even the ids sent (every operation needs one); a
+// failure of the lookups is left to the fields, which report it each.
 func (r *Resolver) findAccounts(ctx context.Context, reps []*model.AccountByIDsInput) ([]*model.Account, error) {
+	if _, err := crm.OrganizationFromContext(ctx); err != nil {
+		return nil, err
+	}
 	out := make([]*model.Account, len(reps))
 	ids := make([]uuid.UUID, len(reps))
 	for i, rep := range reps {
