@@ -290,6 +290,10 @@ func TestTenancy(t *testing.T) {
 			wantCode(t, errs, crm.EMISSINGORG)
 			errs = s.post(t, org, `query($id: ID!) { holder(id: $id) { id } }`, map[string]any{"id": h.ID}, nil)
 			wantCode(t, errs, crm.EMISSINGORG)
+			// Bad input without an organization is refused for the organization first.
+			errs = s.post(t, org, addPartyMutation, map[string]any{"input": map[string]any{"aliasAccountId": uuidString(),
+				"relatedParty": map[string]any{"document": "", "name": "", "role": "RESPONSIBLE_PARTY", "startDate": "2024-01-01"}}}, nil)
+			wantCode(t, errs, crm.EMISSINGORG)
 		})
 	}
 	if n := s.count(t, "holders"); n != 1 {

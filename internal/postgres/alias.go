@@ -611,6 +611,9 @@ func (s *AliasAccountService) RestoreAliasAccount(ctx context.Context, id uuid.U
 
 // AddRelatedParty implements crm.AliasAccountService.
 func (s *AliasAccountService) AddRelatedParty(ctx context.Context, aliasID uuid.UUID, p *crm.RelatedParty, expectedVersion *int) (*crm.AliasAccount, error) {
+	if _, err := crm.OrganizationFromContext(ctx); err != nil {
+		return nil, err // first, as for every operation: bad input without an organization is MISSING_ORGANIZATION
+	}
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
