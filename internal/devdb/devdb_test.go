@@ -217,7 +217,7 @@ func TestStartUnreachableDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(c.DataDir()) })
+	t.Cleanup(func() { os.RemoveAll(c.DataDir()); os.Remove(c.DataDir() + ".lock") })
 	defer c.Stop()
 	if !strings.HasPrefix(c.DataDir(), "/var/tmp/crm-devdb-") {
 		t.Fatalf("DataDir() = %s, want a /var/tmp/crm-devdb-* fallback", c.DataDir())
