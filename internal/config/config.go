@@ -194,7 +194,7 @@ func Load(getenv Env) (Config, error) {
 	if prod && c.DatabaseURL == "" {
 		p.fail("DATABASE_URL", "is required in production (the embedded database is for development)")
 	}
-	if prod && c.DatabaseURL != "" && insecureRemoteDB(c.DatabaseURL, getenv) {
+	if prod && c.DatabaseURL != "" && insecureRemoteDB(c.DatabaseURL, c.DBDriver, getenv) {
 		p.fail("DATABASE_URL", "must not use sslmode=disable, allow or prefer (which may fall back to plain text) to a non-loopback host in production: use require, verify-ca or verify-full")
 	}
 	if c.AuthEnabled && c.AuthAddress == "" {
@@ -242,10 +242,11 @@ func Load(getenv Env) (Config, error) {
 }
 
 // insecureRemoteDB reports whether a database URL may talk to a host that is not
-// loopback without TLS. It follows lib/pq's rules: sslmode and host come from the URL,
-// else from PGSSLMODE / PGHOST / PGHOSTADDR; unset, lib/pq's sslmode is "require".
-// "disable", "allow" and "prefer" may all end up in plain text.
-func insecureRemoteDB(dsn string, getenv Env) bool {
+// loopback without TLS. It follows the drivers' rules: sslmode and host come from the
+// URL, else from PGSSLMODE / PGHOST / PGHOSTADDR; unset, lib/pq's sslmode is "require"
+// and pgx's (driver "pgx") "prefer". "disable", "allow" and "prefer" may all end up in
+// plain text.
+func insecureRemoteDB(dsn, driver string, getenv Env) bool {
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return true
@@ -254,6 +255,9 @@ func insecureRemoteDB(dsn string, getenv Env) bool {
 	mode := q.Get("sslmode")
 	if mode == "" {
 		mode = getenv("PGSSLMODE")
+	}
+	if mode == "" && driver == "pgx" {
+		mode = "prefer"
 	}
 	switch mode {
 	case "", "require", "verify-ca", "verify-full":

@@ -180,6 +180,10 @@ func TestLoad_Errors(t *testing.T) {
 		{"ProductionSSLDisabledRemoteHostInQuery", withKeys(map[string]string{
 			"ENV_NAME": "production", "DATABASE_URL": "postgres:///crm?host=db.example.com&sslmode=disable",
 		}), []string{"DATABASE_URL"}},
+		// pgx's sslmode, unset, is prefer (lib/pq's is require): it may fall back to plain text.
+		{"ProductionPgxDefaultSSLModeRemoteHost", withKeys(map[string]string{
+			"ENV_NAME": "production", "DB_DRIVER": "pgx", "DATABASE_URL": "postgres://crm:pw@db.example.com:5432/crm",
+		}), []string{"DATABASE_URL"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -337,6 +341,9 @@ func TestLoad_Production(t *testing.T) {
 			}
 		})
 	}
+	t.Run("PgxRemoteWithTLS", func(t *testing.T) {
+		mustLoad(t, withKeys(map[string]string{"ENV_NAME": "production", "DB_DRIVER": "pgx", "DATABASE_URL": tests[0].url}))
+	})
 	t.Run("IntrospectionOnRequest", func(t *testing.T) {
 		c := mustLoad(t, withKeys(map[string]string{
 			"ENV_NAME": "production", "DATABASE_URL": tests[0].url,
