@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -28,8 +29,22 @@ func Tracer() trace.Tracer { return otel.Tracer(TracerName) }
 // SetupTracing installs a global tracer provider exporting over OTLP/HTTP to endpoint
 // (e.g. http://otel-collector:4318) and the W3C trace-context propagator. It returns the
 // function that flushes and stops the exporter.
+//
+// endpoint is read as OTEL_EXPORTER_OTLP_ENDPOINT is in OpenTelemetry's specification:
+// the collector's base URL, to which the traces path v1/traces is appended
+// (http://otel-collector:4318 sends to http://otel-collector:4318/v1/traces; a base path,
+// as behind a proxy, is kept; a URL that already ends in /v1/traces is used as it is).
+// The exporter itself would post to the URL as given, and a collector answers a post to
+// / with 404.
 func SetupTracing(ctx context.Context, endpoint, version string) (func(context.Context) error, error) {
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("tracing: OTEL_EXPORTER_OTLP_ENDPOINT must be a URL such as http://otel-collector:4318")
+	}
+	if !strings.HasSuffix(u.Path, "/v1/traces") { // already the traces URL: kept
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/traces"
+	}
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(u.String()))
 	if err != nil {
 		return nil, fmt.Errorf("tracing: %w", err)
 	}
