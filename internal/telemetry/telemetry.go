@@ -35,8 +35,16 @@ var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._:/+=-]{1,64}$`)
 
 // RequestID gives every request an id (chi's middleware.RequestID), keeping a caller's
 // X-Request-Id only when it is a short token: clients must not choose what lands in logs.
+// The id is sent back in the response's X-Request-Id header, so a caller can quote it
+// when asking about a request.
 func RequestID(next http.Handler) http.Handler {
-	ids := middleware.RequestID(next)
+	answer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := middleware.GetReqID(r.Context()); id != "" {
+			w.Header().Set(middleware.RequestIDHeader, id)
+		}
+		next.ServeHTTP(w, r)
+	})
+	ids := middleware.RequestID(answer)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if id := r.Header.Get(middleware.RequestIDHeader); id != "" && !requestIDRE.MatchString(id) {
 			r.Header.Del(middleware.RequestIDHeader)
