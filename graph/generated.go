@@ -2081,7 +2081,7 @@ input BankingDetailsInput {
   openingDate: Date
   "Closing date, not before openingDate."
   closingDate: Date
-  "IBAN, at most 34 characters."
+  "IBAN: at most 34 letters and digits (42 characters with the spaces of its print form)."
   iban: String
   "ISO 3166-1 alpha-2 country code."
   countryCode: String

@@ -133,7 +133,7 @@ type BankingDetailsInput struct {
 	OpeningDate graphql.Omittable[*crm.Date] `json:"openingDate,omitempty"`
 	// Closing date, not before openingDate.
 	ClosingDate graphql.Omittable[*crm.Date] `json:"closingDate,omitempty"`
-	// IBAN, at most 34 characters.
+	// IBAN: at most 34 letters and digits (42 characters with the spaces of its print form).
 	Iban graphql.Omittable[*string] `json:"iban,omitempty"`
 	// ISO 3166-1 alpha-2 country code.
 	CountryCode graphql.Omittable[*string] `json:"countryCode,omitempty"`
