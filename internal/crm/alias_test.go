@@ -28,13 +28,7 @@ func TestAliasAccount_Validate_MetadataNumbers(t *testing.T) {
 			a := validAlias()
 			a.Metadata["n"] = tt.value
 			err := a.Validate()
-			if tt.fields == nil {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
-				return
-			}
-			assertInvalid(t, err, tt.fields...)
+			assertValidation(t, err, tt.fields...)
 		})
 	}
 }

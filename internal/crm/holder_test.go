@@ -87,6 +87,19 @@ func validAddress() *crm.Address {
 }
 
 // assertInvalid fails unless err is EINVALID naming exactly fields.
+// assertValidation fails unless err is nil when fields is empty, or else EINVALID naming
+// exactly fields (assertInvalid).
+func assertValidation(t *testing.T, err error, fields ...string) {
+	t.Helper()
+	if len(fields) == 0 {
+		if err != nil {
+			t.Fatalf("Validate() = %v, want nil", err)
+		}
+		return
+	}
+	assertInvalid(t, err, fields...)
+}
+
 func assertInvalid(t *testing.T, err error, fields ...string) {
 	t.Helper()
 	if code := crm.ErrorCode(err); code != crm.EINVALID {
@@ -316,13 +329,7 @@ func TestHolder_Validate(t *testing.T) {
 				tt.mutate(h)
 			}
 			err := h.Validate()
-			if tt.fields == nil {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
-				return
-			}
-			assertInvalid(t, err, tt.fields...)
+			assertValidation(t, err, tt.fields...)
 		})
 	}
 }

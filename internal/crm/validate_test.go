@@ -96,13 +96,7 @@ func TestPage_Validate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.page.Validate()
-			if tt.fields == nil {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
-				return
-			}
-			assertInvalid(t, err, tt.fields...)
+			assertValidation(t, err, tt.fields...)
 		})
 	}
 }
@@ -265,13 +259,7 @@ func TestHolderFilter_Validate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.filter.Validate()
-			if tt.fields == nil {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
-				return
-			}
-			assertInvalid(t, err, tt.fields...)
+			assertValidation(t, err, tt.fields...)
 		})
 	}
 }
@@ -312,13 +300,7 @@ func TestAliasAccountFilter_Validate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.filter.Validate()
-			if tt.fields == nil {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
-				return
-			}
-			assertInvalid(t, err, tt.fields...)
+			assertValidation(t, err, tt.fields...)
 		})
 	}
 }
