@@ -224,37 +224,38 @@ func testConcurrentRelatedPartyAdds(t *testing.T, s *testServer) {
 	}
 }
 
-// testConcurrentDeleteHolderAndCreateAlias: a holder's soft delete racing the creation of
-// its first alias account never leaves an active alias account under a deleted holder:
-// either the delete wins (the create is NOT_FOUND) or the create wins (the delete is
-// HOLDER_HAS_ALIAS_ACCOUNTS).
-func testConcurrentDeleteHolderAndCreateAlias(t *testing.T, s *testServer) {
-	org := newOrg()
-	const rounds = 20
+// raceHolderDelete runs rounds in which a delete of a holder races another call on it
+// (setup makes each round's records and returns both calls, each answering its outcome),
+// and fails unless every round ends as one of the two orders would: the delete wins (OK,
+// the other call NOT_FOUND) or the other call wins (it is OK and the delete
+// HOLDER_HAS_ALIAS_ACCOUNTS); and unless no active alias account is ever left under a
+// deleted holder.
+func raceHolderDelete(t *testing.T, s *testServer, rounds int, setup func(round int) (del, other func() string)) {
+	t.Helper()
 	seen := map[string]int{}
 	for round := range rounds {
-		h := createHolder(t, s, org, map[string]any{"type": "NATURAL_PERSON", "name": "Racer", "document": fmt.Sprintf("DEL-%d", round)})
-		var deleteCode, createCode string
+		del, other := setup(round)
+		var deleteCode, otherCode string
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			<-start
-			deleteCode = outcome(s.post(t, org, softDeleteHolderMutation, idInput(h.ID), nil))
+			deleteCode = del()
 		}()
 		go func() {
 			defer wg.Done()
 			<-start
-			createCode = outcome(s.post(t, org, createAliasMutation, map[string]any{"input": minimalAliasInput(h.ID, uuidString(), uuidString())}, nil))
+			otherCode = other()
 		}()
 		close(start)
 		wg.Wait()
-		switch pair := deleteCode + "/" + createCode; pair {
+		switch pair := deleteCode + "/" + otherCode; pair {
 		case "OK/" + crm.ENOTFOUND, crm.EHASALIASES + "/OK":
 			seen[pair]++
 		default:
-			t.Fatalf("round %d: softDeleteHolder %s, createAliasAccount %s", round, deleteCode, createCode)
+			t.Fatalf("round %d: the holder's delete %s, the other call %s", round, deleteCode, otherCode)
 		}
 		var orphans int
 		if err := s.db.Get(&orphans, `SELECT count(*) FROM alias_accounts a JOIN holders h ON h.id = a.holder_id
@@ -265,7 +266,22 @@ func testConcurrentDeleteHolderAndCreateAlias(t *testing.T, s *testServer) {
 			t.Fatalf("round %d: %d active alias accounts under a deleted holder", round, orphans)
 		}
 	}
-	t.Logf("outcomes: %v", seen)
+	t.Logf("outcomes (delete/other): %v", seen)
+}
+
+// testConcurrentDeleteHolderAndCreateAlias: a holder's soft delete racing the creation of
+// its first alias account never leaves an active alias account under a deleted holder:
+// either the delete wins (the create is NOT_FOUND) or the create wins (the delete is
+// HOLDER_HAS_ALIAS_ACCOUNTS).
+func testConcurrentDeleteHolderAndCreateAlias(t *testing.T, s *testServer) {
+	org := newOrg()
+	raceHolderDelete(t, s, 20, func(round int) (del, create func() string) {
+		h := createHolder(t, s, org, map[string]any{"type": "NATURAL_PERSON", "name": "Racer", "document": fmt.Sprintf("DEL-%d", round)})
+		return func() string { return outcome(s.post(t, org, softDeleteHolderMutation, idInput(h.ID), nil)) },
+			func() string {
+				return outcome(s.post(t, org, createAliasMutation, map[string]any{"input": minimalAliasInput(h.ID, uuidString(), uuidString())}, nil))
+			}
+	})
 }
 
 // testConcurrentHardDeleteHolderAndRestoreAlias: a holder's hard delete racing the restore
@@ -276,42 +292,11 @@ func testConcurrentDeleteHolderAndCreateAlias(t *testing.T, s *testServer) {
 // is NOT_FOUND), and no active alias account is left under a deleted holder.
 func testConcurrentHardDeleteHolderAndRestoreAlias(t *testing.T, s *testServer) {
 	org := newOrg()
-	const rounds = 60
-	seen := map[string]int{}
-	for round := range rounds {
+	raceHolderDelete(t, s, 60, func(round int) (del, restore func() string) {
 		h := createHolder(t, s, org, map[string]any{"type": "NATURAL_PERSON", "name": "Racer", "document": fmt.Sprintf("RESTORE-%d", round)})
 		a := createAlias(t, s, org, minimalAliasInput(h.ID, uuidString(), uuidString()))
 		softDeleteAlias(t, s, org, a.ID)
-		var deleteCode, restoreCode string
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			<-start
-			deleteCode = outcome(s.post(t, org, hardDeleteHolderMutation, map[string]any{"input": map[string]any{"id": h.ID}}, nil))
-		}()
-		go func() {
-			defer wg.Done()
-			<-start
-			restoreCode = outcome(s.post(t, org, restoreAliasMutation, idInput(a.ID), nil))
-		}()
-		close(start)
-		wg.Wait()
-		switch pair := deleteCode + "/" + restoreCode; pair {
-		case "OK/" + crm.ENOTFOUND, crm.EHASALIASES + "/OK":
-			seen[pair]++
-		default:
-			t.Fatalf("round %d: hardDeleteHolder %s, restoreAliasAccount %s", round, deleteCode, restoreCode)
-		}
-		var orphans int
-		if err := s.db.Get(&orphans, `SELECT count(*) FROM alias_accounts a JOIN holders h ON h.id = a.holder_id
-			WHERE a.deleted_at IS NULL AND h.deleted_at IS NOT NULL`); err != nil {
-			t.Fatal(err)
-		}
-		if orphans != 0 {
-			t.Fatalf("round %d: %d active alias accounts under a deleted holder", round, orphans)
-		}
-	}
-	t.Logf("outcomes: %v", seen)
+		return func() string { return outcome(s.post(t, org, hardDeleteHolderMutation, idInput(h.ID), nil)) },
+			func() string { return outcome(s.post(t, org, restoreAliasMutation, idInput(a.ID), nil)) }
+	})
 }
