@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -579,29 +578,22 @@ const holderOfAliasSQL = `SELECT holder_id FROM alias_accounts WHERE organizatio
 
 // RestoreAliasAccount implements crm.AliasAccountService. The holder must be active: it is
 // locked FOR SHARE before the account, so a concurrent delete of the holder either waits
-// for the restore or makes it fail with NOT_FOUND, and the two cannot deadlock.
+// for the restore or makes it fail with NOT_FOUND, and the two cannot deadlock. (An
+// active account always has an active holder, so only a restore can meet a deleted one.)
 func (s *AliasAccountService) RestoreAliasAccount(ctx context.Context, id uuid.UUID) (*crm.AliasAccount, error) {
-	var holderID uuid.UUID
-	holderActive := false
 	lockHolder := func(tx *sqlx.Tx, org uuid.UUID) error {
+		var holderID uuid.UUID
 		if err := sqlx.GetContext(ctx, tx, &holderID, holderOfAliasSQL, org, id); err != nil {
 			return aliasNotFound(err)
 		}
-		var locked uuid.UUID
-		switch err := sqlx.GetContext(ctx, tx, &locked, shareHolderSQL, org, holderID); {
-		case err == nil:
-			holderActive = true
-		case !errors.Is(err, sql.ErrNoRows):
-			return formatError(err)
+		if err := sqlx.GetContext(ctx, tx, &holderID, shareHolderSQL, org, holderID); err != nil {
+			return notFoundAs(err, "The alias account's holder is deleted: restore the holder first.")
 		}
 		return nil
 	}
 	return s.changeAfter(ctx, id, true, lockHolder, func(_ *sqlx.Tx, cur *crm.AliasAccount) (*crm.AliasAccount, error) {
 		if cur.DeletedAt == nil {
 			return cur, nil
-		}
-		if !holderActive {
-			return nil, crm.Errorf(crm.ENOTFOUND, "The alias account's holder is deleted: restore the holder first.")
 		}
 		n := *cur
 		n.DeletedAt = nil
