@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -60,7 +62,7 @@ func BulkLoad(ctx context.Context, db *sqlx.DB, enc fieldcrypt.Encrypter, holder
 	for _, h := range holders {
 		inCall[h.ID] = true
 	}
-	stored := map[uuid.UUID][]int{} // holders the alias accounts name outside the call, by alias index
+	stored := map[uuid.UUID]int{} // holders the alias accounts name outside the call: the first account naming each
 	aliasRows := make([][]any, 0, len(aliases))
 	for i, a := range aliases {
 		n, err := newAliasAccount(a, org, t, true)
@@ -76,8 +78,8 @@ func BulkLoad(ctx context.Context, db *sqlx.DB, enc fieldcrypt.Encrypter, holder
 			r.ParticipantDocumentHash, r.RelatedPartyHashes, r.RelatedPartyRoles, r.Metadata, r.Version, r.CreatedAt,
 			r.UpdatedAt, r.DeletedAt})
 		*a = *n
-		if !inCall[n.HolderID] {
-			stored[n.HolderID] = append(stored[n.HolderID], i)
+		if _, seen := stored[n.HolderID]; !seen && !inCall[n.HolderID] {
+			stored[n.HolderID] = i
 		}
 	}
 
@@ -102,16 +104,13 @@ func BulkLoad(ctx context.Context, db *sqlx.DB, enc fieldcrypt.Encrypter, holder
 const shareStoredHoldersSQL = `SELECT id FROM holders WHERE organization_id = $1 AND id = ANY($2) AND deleted_at IS NULL FOR SHARE`
 
 // shareStoredHolders locks the holders of byID (the alias accounts' holders that are not
-// in the call, with the indexes of the accounts naming each) FOR SHARE, and fails with
-// ENOTFOUND for the first account whose holder is not an active holder of org.
-func shareStoredHolders(ctx context.Context, tx *sqlx.Tx, org uuid.UUID, byID map[uuid.UUID][]int) error {
+// in the call, each with the index of the first account naming it) FOR SHARE, and fails
+// with ENOTFOUND for the first account whose holder is not an active holder of org.
+func shareStoredHolders(ctx context.Context, tx *sqlx.Tx, org uuid.UUID, byID map[uuid.UUID]int) error {
 	if len(byID) == 0 {
 		return nil
 	}
-	ids := make([]uuid.UUID, 0, len(byID))
-	for id := range byID {
-		ids = append(ids, id)
-	}
+	ids := slices.Collect(maps.Keys(byID))
 	var found []uuid.UUID
 	if err := sqlx.SelectContext(ctx, tx, &found, shareStoredHoldersSQL, org, pq.Array(ids)); err != nil {
 		return formatError(err)
@@ -119,17 +118,11 @@ func shareStoredHolders(ctx context.Context, tx *sqlx.Tx, org uuid.UUID, byID ma
 	for _, id := range found {
 		delete(byID, id)
 	}
-	first := -1
-	for _, idx := range byID {
-		if first < 0 || idx[0] < first {
-			first = idx[0]
-		}
+	if len(byID) == 0 {
+		return nil
 	}
-	if first >= 0 {
-		return bulkError("aliasAccounts", first, &crm.Error{Code: crm.ENOTFOUND, Message: "Holder not found.",
-			Fields: map[string]string{"holderId": "names no active holder"}})
-	}
-	return nil
+	return bulkError("aliasAccounts", slices.Min(slices.Collect(maps.Values(byID))), &crm.Error{Code: crm.ENOTFOUND,
+		Message: "Holder not found.", Fields: map[string]string{"holderId": "names no active holder"}})
 }
 
 // copyRows copies rows (values in the order of columns, a comma-separated list) into
