@@ -24,8 +24,17 @@ import (
 // test's.
 func openOwnPool(t *testing.T, opts postgres.Options) *sqlx.DB {
 	t.Helper()
+	db, _ := openTwoPools(t, opts)
+	return db
+}
+
+// openTwoPools returns a pool opened with opts on a fresh database of the test's own,
+// and a second pool on the same database (pgtest's), for the test's own statements.
+func openTwoPools(t *testing.T, opts postgres.Options) (db, aside *sqlx.DB) {
+	t.Helper()
+	aside = pgtest.MustOpenDB(t)
 	var name string
-	if err := pgtest.MustOpenDB(t).Get(&name, "SELECT current_database()"); err != nil {
+	if err := aside.Get(&name, "SELECT current_database()"); err != nil {
 		t.Fatal(err)
 	}
 	opts.Driver = pgtest.Driver()
@@ -34,7 +43,7 @@ func openOwnPool(t *testing.T, opts postgres.Options) *sqlx.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db
+	return db, aside
 }
 
 // backendPID returns the pid of the PostgreSQL backend serving conn, after checking

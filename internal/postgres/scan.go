@@ -51,12 +51,60 @@ func (d dbID) Value() (driver.Value, error) { return uuid.UUID(d).String(), nil 
 // A hit takes no lock, and a miss prepares outside any lock: a prepare waits on the
 // database (a free connection, a round trip) bounded only by its own request's context,
 // and must never hold up other requests' statements.
+//
+// Single-row statements (getOne, exec) run detached from their request's cancellation
+// (see detach); turns is their admission, one per pooled connection (nil when the pool
+// is unlimited, so no statement ever waits for a connection).
 type stmtCache struct {
-	db *sqlx.DB
-	m  sync.Map // query string → *sqlx.Stmt
+	db    *sqlx.DB
+	m     sync.Map // query string → *sqlx.Stmt
+	turns chan struct{}
 }
 
-func newStmtCache(db *sqlx.DB) *stmtCache { return &stmtCache{db: db} }
+func newStmtCache(db *sqlx.DB) *stmtCache {
+	c := &stmtCache{db: db}
+	if n := db.Stats().MaxOpenConnections; n > 0 {
+		c.turns = make(chan struct{}, n)
+	}
+	return c
+}
+
+// detach returns the context a single-row statement runs under, and the function to
+// call when it is done; or ctx's error, when ctx ends before the statement's turn.
+//
+// A cancellable context costs every statement two goroutines, the driver's cancel
+// watcher (lib/pq's, or pgx's context watcher) and database/sql's, with the wake-ups
+// between threads they bring: about 30 µs of server CPU per lookup under load here, an
+// eighth of the hot path's (bench/ANALYSIS.md). A single-row statement by key has no use
+// for them: it takes a millisecond, and it is bounded anyway by the statement timeout and
+// the connection's I/O deadline (Open). So it runs under context.WithoutCancel (values
+// kept: tracing, request id), once it has its turn. The turn is what stays cancellable:
+// a request that ends while waiting for one gives up at once, as it gave up waiting for a
+// pooled connection before; with a turn per pooled connection, few detached statements
+// can be waiting for a connection (only while other statements, such as transactions,
+// hold them), so an overloaded server still sheds the requests nobody waits for.
+func (c *stmtCache) detach(ctx context.Context) (context.Context, func(), error) {
+	if c.turns == nil {
+		return context.WithoutCancel(ctx), func() {}, nil
+	}
+	select {
+	case c.turns <- struct{}{}:
+	default:
+		select {
+		case c.turns <- struct{}{}:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		<-c.turns
+		return nil, nil, err
+	}
+	return context.WithoutCancel(ctx), c.done, nil
+}
+
+// done ends a turn taken by detach.
+func (c *stmtCache) done() { <-c.turns }
 
 func (c *stmtCache) get(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	if st, ok := c.m.Load(query); ok {
@@ -74,13 +122,18 @@ func (c *stmtCache) get(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	return st, nil
 }
 
-// exec runs a prepared statement that returns no rows.
+// exec runs a prepared single-row statement that returns no rows, detached (detach).
 func (c *stmtCache) exec(ctx context.Context, query string, args ...any) error {
 	st, err := c.get(ctx, query)
 	if err != nil {
 		return err
 	}
-	if _, err := st.ExecContext(ctx, args...); err != nil {
+	dctx, done, err := c.detach(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if _, err := st.ExecContext(dctx, args...); err != nil {
 		return formatError(err)
 	}
 	return nil
@@ -177,14 +230,19 @@ func scanRows[R any, P readRow[R]](rows *sql.Rows) ([]R, error) {
 	return out, rows.Err()
 }
 
-// getOne runs a prepared single-row query into r. It returns sql.ErrNoRows when
-// nothing matched.
+// getOne runs a prepared single-row query into r, detached (detach). It returns
+// sql.ErrNoRows when nothing matched.
 func getOne[R any, P readRow[R]](ctx context.Context, c *stmtCache, r P, query string, args ...any) error {
 	st, err := c.get(ctx, query)
 	if err != nil {
 		return err
 	}
-	return st.Stmt.QueryRowContext(ctx, args...).Scan(r.readDest()...)
+	dctx, done, err := c.detach(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return st.Stmt.QueryRowContext(dctx, args...).Scan(r.readDest()...)
 }
 
 // selectAll runs a prepared query and reads every row.
