@@ -69,23 +69,26 @@ func newStmtCache(db *sqlx.DB) *stmtCache {
 	return c
 }
 
-// detach returns the context a single-row statement runs under, and the function to
-// call when it is done; or ctx's error, when ctx ends before the statement's turn.
+// detach returns the context a single-row statement runs under, once it has its turn,
+// which the caller gives back with release; or ctx's error, when ctx ends before the
+// statement's turn (then there is nothing to give back).
 //
-// A cancellable context costs every statement two goroutines, the driver's cancel
-// watcher (lib/pq's, or pgx's context watcher) and database/sql's, with the wake-ups
-// between threads they bring: about 30 µs of server CPU per lookup under load here, an
-// eighth of the hot path's (bench/ANALYSIS.md). A single-row statement by key has no use
+// A cancellable context costs every statement up to two goroutines, the driver's cancel
+// watcher (lib/pq's, or pgx's context watcher) and database/sql's for rows, with the
+// wake-ups between threads they bring: 35–70 µs of server CPU per hot-path lookup with
+// one client here, a tenth to a sixth of it; none measurable under full load, where the
+// threads are awake anyway (bench/ANALYSIS.md). A single-row statement by key has no use
 // for them: it takes a millisecond, and it is bounded anyway by the statement timeout and
 // the connection's I/O deadline (Open). So it runs under context.WithoutCancel (values
 // kept: tracing, request id), once it has its turn. The turn is what stays cancellable:
 // a request that ends while waiting for one gives up at once, as it gave up waiting for a
-// pooled connection before; with a turn per pooled connection, few detached statements
-// can be waiting for a connection (only while other statements, such as transactions,
-// hold them), so an overloaded server still sheds the requests nobody waits for.
-func (c *stmtCache) detach(ctx context.Context) (context.Context, func(), error) {
+// pooled connection before. With a turn per pooled connection in each cache (one per
+// service), few detached statements can be waiting for a connection (only while other
+// statements, such as transactions, hold them), so an overloaded server still sheds the
+// requests nobody waits for.
+func (c *stmtCache) detach(ctx context.Context) (context.Context, error) {
 	if c.turns == nil {
-		return context.WithoutCancel(ctx), func() {}, nil
+		return context.WithoutCancel(ctx), nil
 	}
 	select {
 	case c.turns <- struct{}{}:
@@ -93,18 +96,22 @@ func (c *stmtCache) detach(ctx context.Context) (context.Context, func(), error)
 		select {
 		case c.turns <- struct{}{}:
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		<-c.turns
-		return nil, nil, err
+		c.release()
+		return nil, err
 	}
-	return context.WithoutCancel(ctx), c.done, nil
+	return context.WithoutCancel(ctx), nil
 }
 
-// done ends a turn taken by detach.
-func (c *stmtCache) done() { <-c.turns }
+// release gives back a turn taken by detach.
+func (c *stmtCache) release() {
+	if c.turns != nil {
+		<-c.turns
+	}
+}
 
 func (c *stmtCache) get(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	if st, ok := c.m.Load(query); ok {
@@ -128,11 +135,11 @@ func (c *stmtCache) exec(ctx context.Context, query string, args ...any) error {
 	if err != nil {
 		return err
 	}
-	dctx, done, err := c.detach(ctx)
+	dctx, err := c.detach(ctx)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer c.release()
 	if _, err := st.ExecContext(dctx, args...); err != nil {
 		return formatError(err)
 	}
@@ -237,11 +244,11 @@ func getOne[R any, P readRow[R]](ctx context.Context, c *stmtCache, r P, query s
 	if err != nil {
 		return err
 	}
-	dctx, done, err := c.detach(ctx)
+	dctx, err := c.detach(ctx)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer c.release()
 	return st.Stmt.QueryRowContext(dctx, args...).Scan(r.readDest()...)
 }
 
