@@ -75,7 +75,7 @@ func newStmtCache(db *sqlx.DB) *stmtCache {
 //
 // A cancellable context costs every statement up to two goroutines, the driver's cancel
 // watcher (lib/pq's, or pgx's context watcher) and database/sql's for rows, with the
-// wake-ups between threads they bring: 35–70 µs of server CPU per hot-path lookup with
+// wake-ups between threads they bring: 30–70 µs of server CPU per hot-path lookup with
 // one client here, a tenth to a sixth of it; none measurable under full load, where the
 // threads are awake anyway (bench/ANALYSIS.md). A single-row statement by key has no use
 // for them: it takes a millisecond, and it is bounded anyway by the statement timeout and
