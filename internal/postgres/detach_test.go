@@ -18,8 +18,9 @@ import (
 // cancellable (stmtCache.detach). The tests hold a statement up with a table lock taken
 // from a second pool on the same database.
 
-// lockHolders takes a lock of mode on the holders table in a transaction of aside's,
-// and returns the function that ends it.
+// lockHolders takes a lock of mode on the holders table in a transaction of aside's
+// (ACCESS EXCLUSIVE holds up reads and writes, EXCLUSIVE only writes), and returns the
+// function that ends it.
 func lockHolders(t *testing.T, aside *sqlx.DB, mode string) (unlock func()) {
 	t.Helper()
 	tx, err := aside.Beginx()
@@ -60,13 +61,33 @@ func waitForLockWaiters(t *testing.T, aside *sqlx.DB, n int) {
 	}
 }
 
-// warmUp prepares the lookup by id before a test locks the table: a statement's first
-// prepare waits for a lock too, and only the statement itself runs detached.
-func warmUp(t *testing.T, ctx context.Context, s *postgres.HolderService, h *crm.Holder) {
+// createLookedUp creates a holder with document and looks it up once, so the lookup by
+// id is prepared before a test locks the table: a statement's first prepare waits for a
+// lock too, and only the statement itself runs detached.
+func createLookedUp(t *testing.T, ctx context.Context, s *postgres.HolderService, document string) *crm.Holder {
 	t.Helper()
+	h := mustCreate(t, ctx, s, simpleHolder(document))
 	if _, err := s.FindHolderByID(ctx, h.ID, false); err != nil {
 		t.Fatal(err)
 	}
+	return h
+}
+
+// cancelWhileLocked runs stmt while aside holds a lock of mode on the holders table: it
+// ends stmt's context once stmt waits for the lock, checks that stmt still waits, then
+// lifts the lock and returns stmt's result.
+func cancelWhileLocked(t *testing.T, ctx context.Context, aside *sqlx.DB, mode, what string, stmt func(context.Context) error) error {
+	t.Helper()
+	unlock := lockHolders(t, aside, mode)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	got := make(chan error, 1)
+	go func() { got <- stmt(sctx) }()
+	waitForLockWaiters(t, aside, 1)
+	cancel()
+	notYet(t, got, what)
+	unlock()
+	return outcome(t, got, what)
 }
 
 // outcome waits for a statement's result, failing if none comes within a bound only a
@@ -101,24 +122,15 @@ func TestSingleRowStatements_FinishAfterCancel(t *testing.T) {
 	db, aside := openTwoPools(t, postgres.Options{MaxConns: 2})
 	s := postgres.NewHolderService(db, pgtest.Encrypter(t))
 	ctx, org := orgContext()
-	h := mustCreate(t, ctx, s, simpleHolder("DETACH-1"))
-	warmUp(t, ctx, s, h)
+	h := createLookedUp(t, ctx, s, "DETACH-1")
 
 	t.Run("lookup", func(t *testing.T) {
-		unlock := lockHolders(t, aside, "ACCESS EXCLUSIVE") // blocks reads
-		rctx, cancel := context.WithCancel(ctx)
-		got := make(chan error, 1)
 		var found *crm.Holder
-		go func() {
-			var err error
-			found, err = s.FindHolderByID(rctx, h.ID, false)
-			got <- err
-		}()
-		waitForLockWaiters(t, aside, 1)
-		cancel()
-		notYet(t, got, "the cancelled lookup")
-		unlock()
-		if err := outcome(t, got, "the cancelled lookup"); err != nil {
+		err := cancelWhileLocked(t, ctx, aside, "ACCESS EXCLUSIVE", "the cancelled lookup", func(ctx context.Context) (err error) {
+			found, err = s.FindHolderByID(ctx, h.ID, false)
+			return err
+		})
+		if err != nil {
 			t.Fatalf("FindHolderByID after its context ended: %v, want the holder", err)
 		}
 		if found.ID != h.ID || found.Document != "DETACH-1" {
@@ -127,16 +139,11 @@ func TestSingleRowStatements_FinishAfterCancel(t *testing.T) {
 	})
 
 	t.Run("insert", func(t *testing.T) {
-		unlock := lockHolders(t, aside, "EXCLUSIVE") // blocks writes
-		wctx, cancel := context.WithCancel(ctx)
-		got := make(chan error, 1)
 		created := simpleHolder("DETACH-2")
-		go func() { got <- s.CreateHolder(wctx, created) }()
-		waitForLockWaiters(t, aside, 1)
-		cancel()
-		notYet(t, got, "the cancelled insert")
-		unlock()
-		if err := outcome(t, got, "the cancelled insert"); err != nil {
+		err := cancelWhileLocked(t, ctx, aside, "EXCLUSIVE", "the cancelled insert", func(ctx context.Context) error {
+			return s.CreateHolder(ctx, created)
+		})
+		if err != nil {
 			t.Fatalf("CreateHolder after its context ended: %v, want it written and acknowledged", err)
 		}
 		if n := countOrgHolders(t, aside, org); n != 2 {
@@ -157,8 +164,7 @@ func TestSingleRowStatements_TurnWaitEndsWithContext(t *testing.T) {
 	db, aside := openTwoPools(t, postgres.Options{MaxConns: 1})
 	s := postgres.NewHolderService(db, pgtest.Encrypter(t))
 	ctx, _ := orgContext()
-	h := mustCreate(t, ctx, s, simpleHolder("DETACH-3"))
-	warmUp(t, ctx, s, h)
+	h := createLookedUp(t, ctx, s, "DETACH-3")
 
 	unlock := lockHolders(t, aside, "ACCESS EXCLUSIVE")
 	first := make(chan error, 1)
