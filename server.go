@@ -324,14 +324,14 @@ func readyHandler(db *sqlx.DB, timeout time.Duration) http.HandlerFunc {
 }
 
 // withoutCredentials is a configured address as the log may show it: a URL without its
-// user information, where a deployment may have put a password or a token. What does not
-// parse as a URL is not shown at all.
+// user information, query and fragment, where a deployment may have put a password or a
+// token (?api_key=…). What does not parse as a URL is not shown at all.
 func withoutCredentials(addr string) string {
 	u, err := url.Parse(addr)
 	if err != nil {
 		return "(not a URL)"
 	}
-	u.User = nil
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
 	return u.String()
 }
 

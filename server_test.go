@@ -164,13 +164,16 @@ func TestProductionRefusesDevDefaults(t *testing.T) {
 	}
 }
 
-// TestWithoutCredentials: addresses logged at start-up lose any user information.
+// TestWithoutCredentials: addresses logged at start-up lose any user information, query
+// and fragment.
 func TestWithoutCredentials(t *testing.T) {
 	for in, want := range map[string]string{
-		"http://plugin-auth:4000":                 "http://plugin-auth:4000",
-		"https://user:s3cret@collector:4318/v1":   "https://collector:4318/v1",
-		"http://tok3n@plugin-auth:4000":           "http://plugin-auth:4000",
-		"http://user:s3cret@[::1\x7f:4318/broken": "(not a URL)",
+		"http://plugin-auth:4000":                  "http://plugin-auth:4000",
+		"https://user:s3cret@collector:4318/v1":    "https://collector:4318/v1",
+		"http://tok3n@plugin-auth:4000":            "http://plugin-auth:4000",
+		"https://collector:4318/v1?api_key=s3cret": "https://collector:4318/v1",
+		"https://collector:4318/?#s3cret":          "https://collector:4318/",
+		"http://user:s3cret@[::1\x7f:4318/broken":  "(not a URL)",
 	} {
 		if got := withoutCredentials(in); got != want {
 			t.Errorf("withoutCredentials(%q) = %q, want %q", in, got, want)
