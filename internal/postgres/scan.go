@@ -90,6 +90,8 @@ func (c *stmtCache) detach(ctx context.Context) (context.Context, error) {
 	if c.turns == nil {
 		return context.WithoutCancel(ctx), nil
 	}
+	// A free turn is taken without touching ctx.Done(): on a context nobody has waited on
+	// yet, that would make its channel, and the two-way select costs more than this one.
 	select {
 	case c.turns <- struct{}{}:
 	default:
